@@ -1,0 +1,265 @@
+//! Typed configuration (`config/baton.toml`), read once and validated up front.
+//!
+//! Every error names the file and the key (`config/baton.toml: tree.routing.owner.email: ...`).
+//! Secrets are never read from this file: SMTP passwords and API tokens are named by an
+//! environment variable or a file path and resolved at the edge that uses them.
+
+mod source;
+mod types;
+
+pub use source::{AuthConfig, AuthKind, SourceConfig, SourceFormat, SourceKind};
+pub use types::*;
+
+use crate::domain::{Cause, Owner, OwnerId};
+use chrono_tz::Tz;
+use std::path::{Path, PathBuf};
+
+/// The configuration the demo and `baton run` use when no file is given.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../config/baton.toml");
+pub const EMBEDDED_NAME: &str = "<embedded config/baton.toml>";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: {key}: {message}")]
+    Invalid {
+        file: String,
+        key: String,
+        message: String,
+    },
+}
+
+impl ConfigError {
+    fn invalid(file: &str, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            file: file.to_string(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+    /// The key the error is about (`tree.routing.owner.email`), for tests and tooling.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::Invalid { key, .. } => Some(key),
+            ConfigError::Read { .. } => None,
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            file: file.clone(),
+            source,
+        })?;
+        let mut cfg = Config::parse(&text, &file)?;
+        cfg.origin = Some(path.to_path_buf());
+        Ok(cfg)
+    }
+
+    /// `path` if given, else `config/baton.toml` when present, else the embedded default.
+    pub fn load_or_default(path: Option<&Path>) -> Result<Config, ConfigError> {
+        match path {
+            Some(p) => Config::load(p),
+            None if Path::new("config/baton.toml").exists() => {
+                Config::load(Path::new("config/baton.toml"))
+            }
+            None => Config::embedded(),
+        }
+    }
+
+    pub fn embedded() -> Result<Config, ConfigError> {
+        Config::parse(EMBEDDED_DEFAULT, EMBEDDED_NAME)
+    }
+
+    /// Parses and validates TOML text; `file` names it in errors.
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let de = toml::Deserializer::parse(text)
+            .map_err(|e| ConfigError::invalid(file, "(syntax)", e.message().to_string()))?;
+        let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let message = e.into_inner().message().to_string();
+            ConfigError::invalid(
+                file,
+                if key == "." {
+                    "(top level)".to_string()
+                } else {
+                    key
+                },
+                message,
+            )
+        })?;
+        cfg.validate(file)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, file: &str) -> Result<(), ConfigError> {
+        let bad = |key: String, msg: String| Err(ConfigError::invalid(file, key, msg));
+        if self.report.time_zone.parse::<Tz>().is_err() {
+            return bad(
+                "report.time_zone".into(),
+                format!(
+                    "`{}` is not an IANA time zone (e.g. Europe/London)",
+                    self.report.time_zone
+                ),
+            );
+        }
+        if self.report.trend_weeks == 0 || self.report.trend_weeks > 104 {
+            return bad(
+                "report.trend_weeks".into(),
+                "must be between 1 and 104".into(),
+            );
+        }
+        for (i, d) in self.report.dimensions.iter().enumerate() {
+            if !DIMENSIONS.contains(&d.as_str()) {
+                return bad(
+                    format!("report.dimensions[{i}]"),
+                    format!(
+                        "unknown dimension `{d}` (expected one of {})",
+                        DIMENSIONS.join(", ")
+                    ),
+                );
+            }
+        }
+        if !(0.0..=1.0).contains(&self.report.quarantine_threshold) {
+            return bad(
+                "report.quarantine_threshold".into(),
+                "must be a fraction between 0 and 1".into(),
+            );
+        }
+        for cause in Cause::ALL {
+            let key = format!("tree.{cause}");
+            let Some(branch) = self.tree.get(&cause) else {
+                return bad(
+                    key,
+                    "missing: every branch (routing, skill, escalation, channel) needs an owner"
+                        .into(),
+                );
+            };
+            check_person(
+                file,
+                &format!("{key}.owner"),
+                &branch.owner.name,
+                &branch.owner.email,
+            )?;
+        }
+        for (team, t) in &self.teams {
+            if let Some(lead) = &t.lead {
+                if !looks_like_email(lead) {
+                    return bad(
+                        format!("teams.\"{team}\".lead"),
+                        format!("`{lead}` is not an email address"),
+                    );
+                }
+            }
+        }
+        for (name, src) in &self.sources {
+            src.validate(file, &format!("sources.{name}"))?;
+        }
+        if self.delivery.mode == DeliveryMode::Smtp && self.smtp.is_none() {
+            return bad(
+                "smtp".into(),
+                "delivery.mode is \"smtp\" but there is no [smtp] table".into(),
+            );
+        }
+        if let Some(smtp) = &self.smtp {
+            smtp.validate(file)?;
+        }
+        for (i, s) in self.schedules.iter().enumerate() {
+            let key = format!("schedules[{i}]");
+            if s.time_zone.parse::<Tz>().is_err() {
+                return bad(
+                    format!("{key}.time_zone"),
+                    format!("`{}` is not an IANA time zone", s.time_zone),
+                );
+            }
+            if let Err(e) = s.cron.parse::<croner::Cron>() {
+                return bad(
+                    format!("{key}.cron"),
+                    format!("`{}` is not a cron expression: {e}", s.cron),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The report's time zone (validated at load).
+    pub fn tz(&self) -> Tz {
+        self.report.time_zone.parse().expect("validated at load")
+    }
+
+    /// The file this config came from, if any.
+    pub fn origin(&self) -> Option<&PathBuf> {
+        self.origin.as_ref()
+    }
+
+    /// The owner of a branch of the metric tree.
+    pub fn branch_owner(&self, cause: Cause) -> Owner {
+        let b = &self.tree[&cause];
+        Owner {
+            id: OwnerId::from_name(&b.owner.name),
+            name: b.owner.name.clone(),
+            email: b.owner.email.clone(),
+        }
+    }
+
+    /// Every distinct branch owner, in branch order (two branches may share an owner).
+    pub fn owners(&self) -> Vec<(Owner, Vec<Cause>)> {
+        let mut out: Vec<(Owner, Vec<Cause>)> = Vec::new();
+        for cause in Cause::ALL {
+            let o = self.branch_owner(cause);
+            match out.iter_mut().find(|(x, _)| x.email == o.email) {
+                Some((_, causes)) => causes.push(cause),
+                None => out.push((o, vec![cause])),
+            }
+        }
+        out
+    }
+
+    /// The tier of a team (1 when the team is not configured).
+    pub fn tier(&self, team: &str) -> u32 {
+        self.teams.get(team).map(|t| t.tier).unwrap_or(1)
+    }
+}
+
+fn looks_like_email(s: &str) -> bool {
+    let s = s.trim();
+    match s.split_once('@') {
+        Some((a, b)) => !a.is_empty() && b.contains('.') && !s.contains(char::is_whitespace),
+        None => false,
+    }
+}
+
+fn check_person(file: &str, key: &str, name: &str, email: &str) -> Result<(), ConfigError> {
+    if name.trim().is_empty() {
+        return Err(ConfigError::invalid(
+            file,
+            format!("{key}.name"),
+            "missing: the owner needs a name",
+        ));
+    }
+    if email.trim().is_empty() {
+        return Err(ConfigError::invalid(
+            file,
+            format!("{key}.email"),
+            "missing: the owner needs an email address",
+        ));
+    }
+    if !looks_like_email(email) {
+        return Err(ConfigError::invalid(
+            file,
+            format!("{key}.email"),
+            format!("`{email}` is not an email address"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

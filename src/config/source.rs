@@ -1,0 +1,143 @@
+//! `[sources.NAME]`: where a helpdesk export is pulled from (SOURCES.md).
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    Canonical,
+    Zendesk,
+    Intercom,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceFormat {
+    Csv,
+    Jsonl,
+    Parquet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthKind {
+    /// HTTP basic auth: `user` plus the secret as password (Zendesk `user/token`).
+    Basic,
+    /// `Authorization: Bearer <secret>` (OAuth, Intercom access tokens).
+    Bearer,
+}
+
+/// Credentials: the secret itself is only ever read from the environment or a file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    pub kind: AuthKind,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub secret_env: Option<String>,
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub kind: SourceKind,
+    /// Canonical files: the export's URL (`http(s)://` or `file://`).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Vendor APIs: `https://acme.zendesk.com`, `https://api.intercom.io`.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Canonical files: format, else guessed from the URL's extension.
+    #[serde(default)]
+    pub format: Option<SourceFormat>,
+    /// Canonical files: their column name -> canonical column name.
+    #[serde(default)]
+    pub columns: BTreeMap<String, String>,
+    /// Canonical files: chrono format of `at` when it is neither RFC 3339 nor Unix seconds.
+    #[serde(default)]
+    pub timestamp_format: Option<String>,
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+    /// Requests in flight at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Retries for 5xx, timeouts and dropped connections.
+    #[serde(default = "default_retries")]
+    pub max_retries: u32,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    /// Intercom: API version header.
+    #[serde(default)]
+    pub api_version: Option<String>,
+}
+
+fn default_concurrency() -> usize {
+    4
+}
+fn default_retries() -> u32 {
+    5
+}
+fn default_timeout() -> u64 {
+    30
+}
+
+impl SourceConfig {
+    /// A canonical source at `url`, with defaults for everything else.
+    pub fn canonical(url: &str) -> SourceConfig {
+        SourceConfig {
+            kind: SourceKind::Canonical,
+            url: Some(url.to_string()),
+            base_url: None,
+            format: None,
+            columns: BTreeMap::new(),
+            timestamp_format: None,
+            auth: None,
+            concurrency: default_concurrency(),
+            max_retries: default_retries(),
+            timeout_secs: default_timeout(),
+            api_version: None,
+        }
+    }
+
+    pub(super) fn validate(&self, file: &str, key: &str) -> Result<(), super::ConfigError> {
+        let err = |k: &str, m: &str| {
+            Err(super::ConfigError::Invalid {
+                file: file.into(),
+                key: format!("{key}.{k}"),
+                message: m.into(),
+            })
+        };
+        match self.kind {
+            SourceKind::Canonical if self.url.is_none() => {
+                return err("url", "missing: a canonical source needs the export's url")
+            }
+            SourceKind::Zendesk | SourceKind::Intercom if self.base_url.is_none() => {
+                return err(
+                    "base_url",
+                    "missing: a vendor source needs the API's base_url",
+                )
+            }
+            _ => {}
+        }
+        if let Some(auth) = &self.auth {
+            if auth.secret_env.is_none() && auth.secret_file.is_none() {
+                return err(
+                    "auth",
+                    "names no secret_env or secret_file: secrets are never written in the config",
+                );
+            }
+            if auth.kind == AuthKind::Basic && auth.user.is_none() {
+                return err("auth.user", "missing: basic auth needs a user");
+            }
+        }
+        if self.concurrency == 0 {
+            return err("concurrency", "must be at least 1");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,327 @@
+//! The shape of `baton.toml`. Unknown keys are errors (`deny_unknown_fields`), so a typo is
+//! reported instead of silently ignored.
+
+use super::SourceConfig;
+use crate::domain::Cause;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Dimensions a segment can be cut by (METRICS.md section 7).
+pub const DIMENSIONS: [&str; 4] = ["team", "channel", "topic", "agent"];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub report: ReportConfig,
+    #[serde(default)]
+    pub handoffs: HandoffConfig,
+    #[serde(default)]
+    pub teams: BTreeMap<String, TeamConfig>,
+    #[serde(default)]
+    pub causes: CausesConfig,
+    #[serde(default)]
+    pub tree: BTreeMap<Cause, BranchConfig>,
+    #[serde(default)]
+    pub ai: AiConfig,
+    #[serde(default)]
+    pub explain: ExplainConfig,
+    #[serde(default)]
+    pub sources: BTreeMap<String, SourceConfig>,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+    #[serde(default)]
+    pub smtp: Option<SmtpConfig>,
+    #[serde(default)]
+    pub schedules: Vec<ScheduleConfig>,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(skip)]
+    pub(super) origin: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    /// IANA zone: periods and schedules are cut in it.
+    pub time_zone: String,
+    pub trend_weeks: usize,
+    pub dimensions: Vec<String>,
+    /// Fraction of malformed rows past which a run fails and sends nothing.
+    pub quarantine_threshold: f64,
+    /// Rows shown inline per table before the rest goes to the CSV attachment.
+    pub max_rows_inline: usize,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig {
+            time_zone: "UTC".into(),
+            trend_weeks: 8,
+            dimensions: DIMENSIONS.iter().map(|s| s.to_string()).collect(),
+            quarantine_threshold: 0.05,
+            max_rows_inline: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HandoffConfig {
+    /// Queues that are not owners: reaching the first real owner from them is not a handoff.
+    pub intake_teams: Vec<String>,
+    /// Whether owner changes made by automation count as handoffs.
+    pub count_automation: bool,
+    pub avoidable: Vec<Cause>,
+}
+
+impl Default for HandoffConfig {
+    fn default() -> Self {
+        HandoffConfig {
+            intake_teams: vec![],
+            count_automation: true,
+            avoidable: vec![Cause::Routing, Cause::Skill],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamConfig {
+    #[serde(default = "one")]
+    pub tier: u32,
+    #[serde(default)]
+    pub lead: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CausesConfig {
+    /// Export reason / tag -> cause; the first cause rule (METRICS.md section 4).
+    #[serde(default)]
+    pub reasons: BTreeMap<String, Cause>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BranchConfig {
+    pub owner: PersonConfig,
+    #[serde(default)]
+    pub levers: Vec<String>,
+    #[serde(default = "default_alert_pp")]
+    pub alert_threshold_pp: f64,
+}
+
+fn default_alert_pp() -> f64 {
+    2.0
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonConfig {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub email: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AiConfig {
+    pub must_escalate: Vec<String>,
+    pub must_not_escalate: Vec<String>,
+    pub unsafe_escalation_below: f64,
+    pub unsafe_sentiment_below: f64,
+}
+
+impl Default for AiConfig {
+    fn default() -> Self {
+        AiConfig {
+            must_escalate: vec![],
+            must_not_escalate: vec![],
+            unsafe_escalation_below: 0.10,
+            unsafe_sentiment_below: -0.2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExplainConfig {
+    /// Minimum conversations in each period for a segment to be called significant.
+    pub min_segment_size: u64,
+    /// False-discovery rate for Benjamini-Hochberg.
+    pub fdr: f64,
+    /// Drivers shown per branch before the "everything else" row.
+    pub max_drivers: usize,
+    /// Branch whose owner receives mix (volume) effects.
+    pub mix_owner: Cause,
+}
+
+impl Default for ExplainConfig {
+    fn default() -> Self {
+        ExplainConfig {
+            min_segment_size: 30,
+            fdr: 0.05,
+            max_drivers: 5,
+            mix_owner: Cause::Routing,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryMode {
+    #[default]
+    Outbox,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    pub mode: DeliveryMode,
+    pub outbox_dir: PathBuf,
+    /// Sends per minute at most (Office 365 allows about 30 per mailbox).
+    pub max_per_minute: u32,
+    /// Attempts per message within one run before it is left for the next run.
+    pub max_attempts: u32,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            mode: DeliveryMode::Outbox,
+            outbox_dir: PathBuf::from("outbox"),
+            max_per_minute: 30,
+            max_attempts: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Implicit TLS, normally port 465.
+    Implicit,
+    /// STARTTLS required (never silently downgraded), normally port 587.
+    Starttls,
+    /// Plain text: refused unless the host is loopback.
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Environment variable holding the password (never the password itself).
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// File holding the password.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    pub from: String,
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+}
+
+fn default_timeout() -> u64 {
+    30
+}
+
+impl SmtpConfig {
+    pub(super) fn validate(&self, file: &str) -> Result<(), super::ConfigError> {
+        let err = |k: &str, m: String| {
+            Err(super::ConfigError::Invalid {
+                file: file.into(),
+                key: format!("smtp.{k}"),
+                message: m,
+            })
+        };
+        if self.host.trim().is_empty() {
+            return err("host", "missing".into());
+        }
+        if self.tls == SmtpTls::None && !is_loopback(&self.host) {
+            return err("tls", format!("\"none\" (plain text) is only allowed to a loopback host, not `{}`; use \"starttls\" (587) or \"implicit\" (465)", self.host));
+        }
+        if self.tls == SmtpTls::Implicit && self.port == 587 {
+            return err("port", "587 is the STARTTLS port but tls = \"implicit\"; use tls = \"starttls\" or port 465".into());
+        }
+        if self.tls == SmtpTls::Starttls && self.port == 465 {
+            return err("port", "465 is the implicit-TLS port but tls = \"starttls\"; use tls = \"implicit\" or port 587".into());
+        }
+        if self.from.parse::<lettre::message::Mailbox>().is_err() {
+            return err(
+                "from",
+                format!(
+                    "`{}` is not a mailbox (e.g. \"baton <reports@example.com>\")",
+                    self.from
+                ),
+            );
+        }
+        if self.user.is_some() && self.password_env.is_none() && self.password_file.is_none() {
+            return err(
+                "password_env",
+                "a user is set but no password_env or password_file names where the password is"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+}
+
+pub fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    pub name: String,
+    /// Five-field cron (minute hour day-of-month month day-of-week), in `time_zone`.
+    pub cron: String,
+    #[serde(default = "utc")]
+    pub time_zone: String,
+    #[serde(default = "owners_report")]
+    pub report: String,
+    /// A missed fire within this many hours is run once after downtime.
+    #[serde(default = "grace")]
+    pub grace_hours: u32,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+fn owners_report() -> String {
+    "owners".into()
+}
+fn grace() -> u32 {
+    6
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    pub path: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: PathBuf::from("baton.db"),
+        }
+    }
+}

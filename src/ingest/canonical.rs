@@ -1,0 +1,542 @@
+//! Reading canonical exports and checking every row against METRICS.md section 1.
+
+use crate::config::SourceFormat;
+use polars::prelude::*;
+use std::collections::BTreeMap;
+use std::io::Cursor;
+
+/// The canonical columns, in order. `at` is a UTC datetime (microseconds), `sentiment` a float,
+/// every other column text.
+pub const CANONICAL_COLUMNS: [&str; 12] = [
+    "conversation_id",
+    "at",
+    "event",
+    "agent",
+    "team",
+    "owner_kind",
+    "author",
+    "channel",
+    "actor",
+    "reason",
+    "topic",
+    "sentiment",
+];
+
+const REQUIRED: [&str; 3] = ["conversation_id", "at", "event"];
+const TEXT: [&str; 10] = [
+    "conversation_id",
+    "event",
+    "agent",
+    "team",
+    "owner_kind",
+    "author",
+    "channel",
+    "actor",
+    "reason",
+    "topic",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("the export has no `{column}` column (columns found: {found}); map yours with [sources.NAME.columns]")]
+    MissingColumn { column: String, found: String },
+    #[error("cannot read the export as {format}: {reason}")]
+    Unreadable { format: String, reason: String },
+    #[error("{bad} of {total} rows ({share:.1} %) are malformed, over the {limit:.1} % limit; nothing was sent. Most common: {top}")]
+    TooManyBad {
+        bad: usize,
+        total: usize,
+        share: f64,
+        limit: f64,
+        top: String,
+    },
+    #[error(transparent)]
+    Polars(#[from] PolarsError),
+}
+
+/// Rows set aside, with the reason for each.
+#[derive(Debug, Clone)]
+pub struct Quarantine {
+    /// The offending rows as text, with `row` (0-based position in the export) and `reason`.
+    pub rows: DataFrame,
+    /// Reason -> rows.
+    pub counts: BTreeMap<String, usize>,
+}
+
+impl Quarantine {
+    pub fn len(&self) -> usize {
+        self.rows.height()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.rows.height() == 0
+    }
+}
+
+/// The result of ingesting one export.
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    /// Valid events: the canonical columns plus `row` (source order), sorted by
+    /// (`conversation_id`, `at`, `row`).
+    pub events: DataFrame,
+    pub quarantine: Quarantine,
+}
+
+impl Ingested {
+    pub fn total_rows(&self) -> usize {
+        self.events.height() + self.quarantine.len()
+    }
+
+    /// Fails when the malformed share passes `limit` (a fraction), naming the commonest reasons.
+    pub fn check_threshold(&self, limit: f64) -> Result<(), IngestError> {
+        let total = self.total_rows();
+        let bad = self.quarantine.len();
+        if total == 0 || (bad as f64) / (total as f64) <= limit {
+            return Ok(());
+        }
+        let mut counts: Vec<_> = self.quarantine.counts.iter().collect();
+        counts.sort_by(|a, b| b.1.cmp(a.1));
+        let top = counts
+            .iter()
+            .take(3)
+            .map(|(r, n)| format!("{r} ({n})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Err(IngestError::TooManyBad {
+            bad,
+            total,
+            share: 100.0 * bad as f64 / total as f64,
+            limit: 100.0 * limit,
+            top,
+        })
+    }
+
+    /// Appends another export's events (several sources feed one run).
+    pub fn extend(&mut self, other: Ingested) -> Result<(), IngestError> {
+        self.events = concat_sorted(&self.events, &other.events)?;
+        self.quarantine.rows.vstack_mut(&other.quarantine.rows)?;
+        for (k, v) in other.quarantine.counts {
+            *self.quarantine.counts.entry(k).or_default() += v;
+        }
+        Ok(())
+    }
+}
+
+fn concat_sorted(a: &DataFrame, b: &DataFrame) -> PolarsResult<DataFrame> {
+    let mut out = a.vstack(b)?;
+    out = out.sort(
+        ["conversation_id", "at", "row"],
+        SortMultipleOptions::default().with_maintain_order(true),
+    )?;
+    Ok(out)
+}
+
+/// Reads an export of the given format and normalises it.
+pub fn read_canonical(
+    bytes: &[u8],
+    format: SourceFormat,
+    columns: &BTreeMap<String, String>,
+    timestamp_format: Option<&str>,
+) -> Result<Ingested, IngestError> {
+    let unreadable = |format: &str, e: PolarsError| IngestError::Unreadable {
+        format: format.into(),
+        reason: e.to_string(),
+    };
+    let (raw, bad_lines) = match format {
+        SourceFormat::Csv => {
+            let df = CsvReadOptions::default()
+                .with_has_header(true)
+                .with_infer_schema_length(Some(0)) // every column as text: we validate ourselves
+                .map_parse_options(|o| {
+                    o.with_missing_is_null(true)
+                        .with_truncate_ragged_lines(true)
+                })
+                .into_reader_with_file_handle(Cursor::new(bytes))
+                .finish()
+                .map_err(|e| unreadable("CSV", e))?;
+            (df, Vec::new())
+        }
+        SourceFormat::Parquet => {
+            let df = ParquetReader::new(Cursor::new(bytes))
+                .finish()
+                .map_err(|e| unreadable("Parquet", e))?;
+            (df, Vec::new())
+        }
+        SourceFormat::Jsonl => read_jsonl(bytes, columns)?,
+    };
+    let mut ingested = normalise(raw, columns, timestamp_format)?;
+    if !bad_lines.is_empty() {
+        let n = bad_lines.len();
+        let rows = quarantine_frame(bad_lines)?;
+        ingested.quarantine.rows.vstack_mut(&rows)?;
+        *ingested
+            .quarantine
+            .counts
+            .entry("not valid JSON".into())
+            .or_default() += n;
+    }
+    Ok(ingested)
+}
+
+/// JSON Lines are parsed line by line so one truncated line is quarantined instead of failing
+/// the whole export (polars' reader stops at the first bad line).
+fn read_jsonl(
+    bytes: &[u8],
+    columns: &BTreeMap<String, String>,
+) -> Result<(DataFrame, Vec<(i64, String)>), IngestError> {
+    let text = String::from_utf8_lossy(bytes);
+    // Our column name -> the name in the file.
+    let mut source_name: BTreeMap<&str, &str> =
+        CANONICAL_COLUMNS.iter().map(|c| (*c, *c)).collect();
+    for (theirs, ours) in columns {
+        if let Some(slot) = source_name.get_mut(ours.as_str()) {
+            *slot = theirs.as_str();
+        }
+    }
+    let mut cols: Vec<Vec<Option<String>>> = vec![Vec::new(); CANONICAL_COLUMNS.len()];
+    let mut positions: Vec<i64> = Vec::new();
+    let mut bad = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(line) {
+            Ok(obj) => {
+                positions.push(i as i64);
+                for (k, c) in CANONICAL_COLUMNS.iter().enumerate() {
+                    let v = obj.get(source_name[c]).and_then(|v| match v {
+                        serde_json::Value::Null => None,
+                        serde_json::Value::String(s) => Some(s.clone()),
+                        other => Some(other.to_string()),
+                    });
+                    cols[k].push(v);
+                }
+            }
+            Err(e) => bad.push((i as i64, format!("{e}"))),
+        }
+    }
+    let mut series: Vec<Column> = CANONICAL_COLUMNS
+        .iter()
+        .zip(cols)
+        .map(|(c, v)| Series::new((*c).into(), v).into())
+        .collect();
+    let positions_len = positions.len();
+    series.push(Series::new("row".into(), positions).into());
+    let h = positions_len;
+    Ok((DataFrame::new(h, series)?, bad))
+}
+
+fn quarantine_frame(bad: Vec<(i64, String)>) -> PolarsResult<DataFrame> {
+    let n = bad.len();
+    let mut cols: Vec<Column> = TEXT
+        .iter()
+        .map(|c| Series::full_null((*c).into(), n, &DataType::String).into())
+        .collect();
+    cols.push(Series::full_null("at".into(), n, &DataType::String).into());
+    cols.push(Series::full_null("sentiment".into(), n, &DataType::String).into());
+    cols.push(Series::new("row".into(), bad.iter().map(|b| b.0).collect::<Vec<_>>()).into());
+    cols.push(
+        Series::new(
+            "reason".into(),
+            bad.iter()
+                .map(|_| "not valid JSON".to_string())
+                .collect::<Vec<_>>(),
+        )
+        .into(),
+    );
+    DataFrame::new(n, cols)?.select(quarantine_columns())
+}
+
+fn quarantine_columns() -> Vec<PlSmallStr> {
+    let mut v: Vec<PlSmallStr> = vec!["row".into()];
+    v.extend(CANONICAL_COLUMNS.iter().map(|c| PlSmallStr::from(*c)));
+    v.retain(|c| c != "reason");
+    v.push("problem".into());
+    v.into_iter()
+        .map(|c| if c == "problem" { "reason".into() } else { c })
+        .collect()
+}
+
+/// Validates a raw frame (any column types) and splits it into events and quarantine.
+pub fn normalise(
+    mut raw: DataFrame,
+    columns: &BTreeMap<String, String>,
+    timestamp_format: Option<&str>,
+) -> Result<Ingested, IngestError> {
+    for (theirs, ours) in columns {
+        if raw.get_column_index(theirs).is_some() && theirs != ours {
+            if raw.get_column_index(ours).is_some() {
+                raw.drop_in_place(ours)?;
+            }
+            raw.rename(theirs, ours.into())?;
+        }
+    }
+    for c in REQUIRED {
+        if raw.get_column_index(c).is_none() {
+            let found = raw
+                .get_column_names()
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(IngestError::MissingColumn {
+                column: c.into(),
+                found,
+            });
+        }
+    }
+    let n = raw.height();
+    if raw.get_column_index("row").is_none() {
+        raw.with_column(
+            Series::new("row".into(), (0..n as i64).collect::<Vec<_>>()).into_column(),
+        )?;
+    }
+    for c in TEXT.iter().chain(["sentiment"].iter()) {
+        if raw.get_column_index(c).is_none() {
+            raw.with_column(Series::full_null((*c).into(), n, &DataType::String).into_column())?;
+        }
+    }
+    let at_us = parse_timestamps(raw.column("at")?.as_materialized_series(), timestamp_format)?;
+    raw.with_column(at_us.into_column())?;
+
+    let text = |c: &str| {
+        col(c)
+            .cast(DataType::String)
+            .str()
+            .strip_chars(lit(NULL))
+            .pipe_empty_to_null()
+    };
+    let mut exprs: Vec<Expr> = TEXT.iter().map(|c| text(c).alias(*c)).collect();
+    exprs.push(
+        col("event")
+            .cast(DataType::String)
+            .str()
+            .strip_chars(lit(NULL))
+            .str()
+            .to_lowercase()
+            .alias("event"),
+    );
+    exprs.push(
+        col("sentiment")
+            .cast(DataType::String)
+            .alias("sentiment_text"),
+    );
+    exprs.push(
+        col("sentiment")
+            .cast(DataType::String)
+            .str()
+            .strip_chars(lit(NULL))
+            .cast(DataType::Float64)
+            .alias("sentiment"),
+    );
+    exprs.push(col("at").cast(DataType::String).alias("at_text"));
+    for c in ["owner_kind", "author", "actor"] {
+        exprs.push(text(c).str().to_lowercase().alias(c));
+    }
+    let lf = raw.lazy().with_columns(exprs);
+
+    let one_of = |c: &str, allowed: &[&str]| {
+        col(c).is_not_null().and(
+            col(c)
+                .is_in(lit(Series::new("".into(), allowed)).implode(false), false)
+                .not(),
+        )
+    };
+    let problem = when(col("conversation_id").is_null())
+        .then(lit("missing conversation_id"))
+        .when(col("at_us").is_null())
+        .then(lit("unparsable timestamp"))
+        .when(col("event").is_null())
+        .then(lit("missing event"))
+        .when(one_of(
+            "event",
+            &["created", "assigned", "message", "resolved", "reopened"],
+        ))
+        .then(lit("unknown event"))
+        .when(one_of("owner_kind", &["human", "ai"]))
+        .then(lit("unknown owner_kind"))
+        .when(one_of("author", &["customer", "agent", "ai"]))
+        .then(lit("unknown author"))
+        .when(one_of("actor", &["human", "automation", "ai"]))
+        .then(lit("unknown actor"))
+        .when(
+            col("sentiment_text").is_not_null().and(
+                col("sentiment")
+                    .is_null()
+                    .or(col("sentiment").abs().gt(lit(1.0))),
+            ),
+        )
+        .then(lit("sentiment not a number in [-1, 1]"))
+        .otherwise(lit(NULL).cast(DataType::String))
+        .alias("problem");
+    let checked = lf.with_column(problem).collect()?;
+
+    let events = checked
+        .clone()
+        .lazy()
+        .filter(col("problem").is_null())
+        .select(event_columns())
+        .sort(
+            ["conversation_id", "at", "row"],
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .collect()?;
+    let bad = checked
+        .lazy()
+        .filter(col("problem").is_not_null())
+        .with_columns([
+            col("at_text").alias("at"),
+            col("sentiment_text").alias("sentiment"),
+        ])
+        .select(
+            quarantine_columns()
+                .into_iter()
+                .map(|c| {
+                    if c == "reason" {
+                        col("problem").alias("reason")
+                    } else {
+                        col(c)
+                    }
+                })
+                .collect::<Vec<_>>(),
+        )
+        .collect()?;
+    let counts = bad
+        .clone()
+        .lazy()
+        .group_by([col("reason")])
+        .agg([len().alias("n")])
+        .collect()?;
+    let mut map = BTreeMap::new();
+    let reasons = counts.column("reason")?.str()?.clone();
+    let ns = counts.column("n")?.cast(&DataType::UInt64)?;
+    for (r, k) in reasons.iter().zip(ns.u64()?.iter()) {
+        map.insert(r.unwrap_or("?").to_string(), k.unwrap_or(0) as usize);
+    }
+    Ok(Ingested {
+        events,
+        quarantine: Quarantine {
+            rows: bad,
+            counts: map,
+        },
+    })
+}
+
+fn event_columns() -> Vec<Expr> {
+    let mut v = vec![col("row")];
+    for c in CANONICAL_COLUMNS {
+        v.push(match c {
+            "at" => col("at_us")
+                .cast(DataType::Datetime(TimeUnit::Microseconds, None))
+                .alias("at"),
+            "owner_kind" => col("owner_kind").fill_null(lit("human")),
+            other => col(other),
+        });
+    }
+    v
+}
+
+/// `at` to microseconds since the epoch: datetimes as they are, numbers as Unix seconds, text as
+/// RFC 3339 (with offset), Unix seconds, or the configured chrono format (read as UTC).
+/// Unparsable values become null and the row is quarantined.
+fn parse_timestamps(s: &Series, format: Option<&str>) -> PolarsResult<Series> {
+    let out: Int64Chunked = match s.dtype() {
+        DataType::Datetime(unit, _) => {
+            let phys = s.to_physical_repr().into_owned();
+            let phys = phys.i64()?.clone();
+            let factor = match unit {
+                TimeUnit::Nanoseconds => -1000,
+                TimeUnit::Microseconds => 1,
+                TimeUnit::Milliseconds => 1000,
+            };
+            phys.apply(|v| v.map(|x| if factor < 0 { x / 1000 } else { x * factor }))
+        }
+        dt if dt.is_integer() => s
+            .cast(&DataType::Int64)?
+            .i64()?
+            .apply(|v| v.map(|x| x * 1_000_000)),
+        dt if dt.is_float() => s
+            .cast(&DataType::Float64)?
+            .f64()?
+            .iter()
+            .map(|v| v.map(|x| (x * 1e6).round() as i64))
+            .collect(),
+        _ => {
+            let text = s.cast(&DataType::String)?;
+            text.str()?
+                .iter()
+                .map(|v| v.and_then(|t| parse_one(t.trim(), format)))
+                .collect()
+        }
+    };
+    Ok(out.with_name("at_us".into()).into_series())
+}
+
+fn parse_one(t: &str, format: Option<&str>) -> Option<i64> {
+    if t.is_empty() {
+        return None;
+    }
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Some(d.timestamp_micros());
+    }
+    if let Some(f) = format {
+        if let Ok(d) = chrono::DateTime::parse_from_str(t, f) {
+            return Some(d.timestamp_micros());
+        }
+        if let Ok(d) = chrono::NaiveDateTime::parse_from_str(t, f) {
+            return Some(d.and_utc().timestamp_micros());
+        }
+    }
+    if let Ok(secs) = t.parse::<i64>() {
+        return Some(secs * 1_000_000);
+    }
+    if let Ok(secs) = t.parse::<f64>() {
+        if secs.is_finite() {
+            return Some((secs * 1e6).round() as i64);
+        }
+    }
+    None
+}
+
+/// Writes canonical events (as produced by [`normalise`]) in the given format.
+pub fn write_canonical(
+    events: &DataFrame,
+    format: SourceFormat,
+    out: &mut dyn std::io::Write,
+) -> PolarsResult<()> {
+    let mut df = events.select(CANONICAL_COLUMNS)?;
+    match format {
+        SourceFormat::Parquet => {
+            ParquetWriter::new(out).finish(&mut df)?;
+        }
+        SourceFormat::Csv => {
+            let mut df = df
+                .lazy()
+                .with_column(col("at").dt().strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
+                .collect()?;
+            CsvWriter::new(out).include_header(true).finish(&mut df)?;
+        }
+        SourceFormat::Jsonl => {
+            let mut df = df
+                .lazy()
+                .with_column(col("at").dt().strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
+                .collect()?;
+            JsonWriter::new(out)
+                .with_json_format(JsonFormat::JsonLines)
+                .finish(&mut df)?;
+        }
+    }
+    Ok(())
+}
+
+trait EmptyToNull {
+    fn pipe_empty_to_null(self) -> Expr;
+}
+
+impl EmptyToNull for Expr {
+    /// Empty text means "not given", as in CSV exports.
+    fn pipe_empty_to_null(self) -> Expr {
+        when(self.clone().eq(lit("")))
+            .then(lit(NULL).cast(DataType::String))
+            .otherwise(self)
+    }
+}

@@ -1,0 +1,15 @@
+//! Ingest: turn what a source pulled into the canonical event table of METRICS.md section 1.
+//!
+//! Every path goes through [`normalise`]: canonical files (CSV, JSON Lines, Parquet) are read
+//! into a frame, vendor adapters and the demo generator build [`EventRow`]s, and both are checked
+//! the same way. Malformed rows are set aside in a [`Quarantine`] with their reason, never
+//! silently dropped and never fatal unless they pass the configured share.
+
+mod canonical;
+mod rows;
+
+pub use canonical::{
+    normalise, read_canonical, write_canonical, IngestError, Ingested, Quarantine,
+    CANONICAL_COLUMNS,
+};
+pub use rows::{rows_to_frame, Actor, Author, EventKind, EventRow, OwnerKind};

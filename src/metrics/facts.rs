@@ -1,0 +1,483 @@
+//! Events -> one row of facts per conversation, and one row per handoff (METRICS.md sections 2-6).
+//!
+//! Everything is a polars lazy expression over the event table sorted by
+//! (`conversation_id`, `at`, source order); per-conversation state (the current owner, the
+//! messages since the owner took over) is carried with window functions (`over`), forward fills
+//! and shifts, never with a row loop.
+
+use super::rules::HandoffRules;
+use crate::domain::Cause;
+use polars::prelude::*;
+
+/// Column names of the facts frame, one row per conversation.
+pub mod fact {
+    pub const CONVERSATION: &str = "conversation_id";
+    /// Microseconds since the epoch (UTC).
+    pub const CREATED_AT: &str = "created_at";
+    /// Microseconds since the epoch, null while the conversation is open (the backlog).
+    pub const RESOLVED_AT: &str = "resolved_at";
+    pub const HANDOFFS: &str = "handoffs";
+    /// Cause of the first handoff, null without handoffs.
+    pub const FIRST_CAUSE: &str = "first_cause";
+    pub const REOPENED: &str = "reopened";
+    pub const FCR: &str = "fcr";
+    pub const WAIT_US: &str = "wait_us";
+    pub const DURATION_US: &str = "duration_us";
+    pub const AVOIDABLE: &str = "avoidable_handoffs";
+    pub const AUTOMATION_MOVES: &str = "automation_moves";
+    pub const FIRST_RESPONSE_AT: &str = "first_response_at";
+    pub const AI_INVOLVED: &str = "ai_involved";
+    pub const AI_HANDED_OVER: &str = "ai_handed_over";
+    pub const AI_RESOLVED: &str = "ai_resolved";
+    pub const AI_TO_HANDOVER_US: &str = "ai_to_handover_us";
+    pub const SENTIMENT_BEFORE_SUM: &str = "sentiment_before_sum";
+    pub const SENTIMENT_BEFORE_N: &str = "sentiment_before_n";
+    pub const POST_HANDOVER_CLEAN: &str = "post_handover_clean";
+    pub const LAST_SENTIMENT: &str = "last_customer_sentiment";
+    pub const BREACH_RESOLVED: &str = "breach_must_escalate_resolved";
+    pub const BREACH_HANDED: &str = "breach_must_not_escalate_handed";
+    /// Handoffs of a cause: `handoffs_routing`, ...
+    pub fn handoffs_of(c: crate::domain::Cause) -> String {
+        format!("handoffs_{}", c.as_str())
+    }
+}
+
+const CONV: &str = "conversation_id";
+/// Segment value used where the export gives none.
+pub const NONE_VALUE: &str = "(none)";
+
+fn w(e: Expr) -> PolarsResult<Expr> {
+    e.over([col(CONV)])
+}
+
+fn ff(e: Expr) -> PolarsResult<Expr> {
+    w(e.fill_null_with_strategy(FillNullStrategy::Forward(None)))
+}
+
+fn str_in(e: Expr, values: &[String]) -> Expr {
+    if values.is_empty() {
+        return lit(false);
+    }
+    e.is_in(lit(Series::new("".into(), values)).implode(false), false)
+        .fill_null(lit(false))
+}
+
+/// Row-level frame: the events with owner state, handoff flags, causes and waits.
+fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> {
+    let is = |c: &str, v: &str| col(c).eq(lit(v)).fill_null(lit(false));
+    let null_str = || lit(NULL).cast(DataType::String);
+
+    // A. Row basics.
+    let lf = events
+        .with_columns([
+            col("at").cast(DataType::Int64).alias("t"),
+            is("event", "assigned").alias("is_assign"),
+            is("event", "resolved").alias("is_res"),
+            is("event", "reopened").alias("is_reopen"),
+            is("event", "message")
+                .and(
+                    is("author", "agent")
+                        .or(is("author", "ai"))
+                        .or(col("author").is_null().and(col("agent").is_not_null())),
+                )
+                .alias("is_work_msg"),
+            is("event", "message")
+                .and(is("author", "customer"))
+                .alias("is_cust_msg"),
+        ])
+        .with_column(w(lit(1i64).cum_sum(false))?.alias("pos"));
+
+    // B. Resolution: the final `resolved` closes the conversation unless a `reopened` follows.
+    let lf = lf
+        .with_columns([
+            w(col("pos").filter(col("is_res")).max())?.alias("last_res_pos"),
+            w(col("pos").filter(col("is_res")).min())?.alias("first_res_pos"),
+            w(col("pos").filter(col("is_reopen")).max())?.alias("last_reopen_pos"),
+            w(col("is_res").cast(DataType::Int64).sum())?.alias("n_res"),
+        ])
+        .with_columns([
+            col("last_res_pos")
+                .is_not_null()
+                .and(
+                    col("last_reopen_pos")
+                        .is_null()
+                        .or(col("last_reopen_pos").lt(col("last_res_pos"))),
+                )
+                .alias("closed"),
+            col("n_res")
+                .gt_eq(lit(2))
+                .or(col("last_reopen_pos")
+                    .gt(col("first_res_pos"))
+                    .fill_null(lit(false)))
+                .alias("reopened"),
+        ])
+        // Changes after the final resolution are ignored.
+        .with_column(
+            col("closed")
+                .not()
+                .or(col("pos").lt_eq(col("last_res_pos")))
+                .alias("active"),
+        );
+
+    // C. Real owner assignments: not an un-assignment, not an intake queue.
+    let lf = lf
+        .with_column(
+            col("is_assign")
+                .and(col("active"))
+                .and(col("agent").is_not_null().or(col("team").is_not_null()))
+                .and(str_in(col("team"), &rules.intake_teams).not())
+                .alias("is_real"),
+        )
+        .with_columns([
+            ff(when(col("is_real").and(col("team").is_not_null()))
+                .then(col("team"))
+                .otherwise(null_str()))?
+            .alias("team_state"),
+            ff(when(col("is_real"))
+                .then(col("owner_kind"))
+                .otherwise(null_str()))?
+            .alias("kind_state"),
+            w(col("is_real").cast(DataType::Int64).cum_sum(false))?.alias("real_idx"),
+            w(col("pos").filter(col("is_real")).min())?.alias("first_owner_pos"),
+            ff(col("channel"))?.alias("ch_state"),
+        ])
+        .with_columns([
+            w(col("team_state").shift(lit(1)))?.alias("prev_team"),
+            w(col("kind_state").shift(lit(1)))?.alias("prev_kind"),
+            w(col("ch_state").shift(lit(1)))?.alias("prev_ch"),
+            (col("real_idx") - col("is_real").cast(DataType::Int64))
+                .gt(lit(0))
+                .alias("had_owner"),
+        ])
+        .with_column(
+            when(col("is_real"))
+                .then(coalesce(&[col("team"), col("prev_team")]))
+                .otherwise(null_str())
+                .alias("team_eff"),
+        )
+        .with_column(
+            col("is_real")
+                .and(col("had_owner"))
+                .and(col("team_eff").neq_missing(col("prev_team")))
+                .alias("team_changed"),
+        )
+        // Agents are compared within a run of the same team: a pickup after a move to the team's
+        // queue is not a handoff, and moving back to the queue keeps the last agent.
+        .with_column(w(col("team_changed").cast(DataType::Int64).cum_sum(false))?.alias("team_run"))
+        .with_column(
+            when(col("is_real"))
+                .then(col("agent"))
+                .otherwise(null_str())
+                .fill_null_with_strategy(FillNullStrategy::Forward(None))
+                .over([col(CONV), col("team_run")])?
+                .alias("agent_state"),
+        )
+        .with_column(
+            col("agent_state")
+                .shift(lit(1))
+                .over([col(CONV), col("team_run")])?
+                .alias("prev_agent"),
+        )
+        .with_columns([
+            col("is_real")
+                .and(col("had_owner"))
+                .and(col("agent").is_not_null())
+                .and(col("prev_agent").is_not_null())
+                .and(col("agent").neq(col("prev_agent")))
+                .fill_null(lit(false))
+                .alias("agent_changed"),
+            col("is_real")
+                .and(col("had_owner"))
+                .and(col("owner_kind").neq_missing(col("prev_kind")))
+                .alias("kind_changed"),
+            col("active")
+                .and(col("pos").gt(col("first_owner_pos")))
+                .and(col("channel").is_not_null())
+                .and(col("prev_ch").is_not_null())
+                .and(col("channel").neq(col("prev_ch")))
+                .fill_null(lit(false))
+                .alias("ch_changed"),
+        ])
+        .with_column(
+            col("team_changed")
+                .or(col("agent_changed"))
+                .or(col("kind_changed"))
+                .or(col("ch_changed"))
+                .alias("owner_changed"),
+        )
+        .with_column(is("actor", "automation").alias("by_automation"))
+        .with_columns([
+            col("owner_changed")
+                .and(lit(rules.count_automation).or(col("by_automation").not()))
+                .alias("is_handoff"),
+            col("owner_changed")
+                .and(col("by_automation"))
+                .and(lit(!rules.count_automation))
+                .alias("automation_move"),
+            col("is_real")
+                .and(col("had_owner"))
+                .and(is("prev_kind", "ai"))
+                .and(is("owner_kind", "human"))
+                .alias("ai_handover"),
+        ]);
+
+    // D. Cause of each handoff, first rule that applies (METRICS.md section 4).
+    let tier = |team: Expr| {
+        let mut e = lit(1i64);
+        for (t, teams) in rules.tiers() {
+            e = when(str_in(team.clone(), &teams))
+                .then(lit(t as i64))
+                .otherwise(e);
+        }
+        e
+    };
+    let mut reason_cause = null_str();
+    for cause in Cause::ALL.iter().rev() {
+        let keys = rules.reasons_for(*cause);
+        reason_cause = when(str_in(col("reason"), &keys))
+            .then(lit(cause.as_str()))
+            .otherwise(reason_cause);
+    }
+    let lf = lf
+        .with_columns([
+            w(col("is_work_msg")
+                .and(col("active"))
+                .cast(DataType::Int64)
+                .cum_sum(false))?
+            .alias("work_cum"),
+            col("owner_changed")
+                .or(col("pos").eq(col("first_owner_pos")))
+                .fill_null(lit(false))
+                .alias("stint_start"),
+            w(col("owner_changed").cast(DataType::Int64).cum_sum(false))?.alias("stint_no"),
+        ])
+        .with_column(
+            (col("work_cum") - col("is_work_msg").and(col("active")).cast(DataType::Int64))
+                .alias("work_before"),
+        )
+        .with_column(
+            w(ff(when(col("stint_start"))
+                .then(col("work_before"))
+                .otherwise(lit(NULL).cast(DataType::Int64)))?
+            .shift(lit(1)))?
+            .alias("work_at_stint"),
+        )
+        .with_columns([
+            (col("work_before") - col("work_at_stint"))
+                .gt(lit(0))
+                .fill_null(lit(false))
+                .alias("worked"),
+            col("is_real")
+                .and(col("had_owner"))
+                .and(tier(col("team_eff")).gt(tier(col("prev_team"))))
+                .alias("tier_up"),
+            reason_cause.alias("reason_cause"),
+        ])
+        .with_column(
+            when(col("is_handoff").not())
+                .then(null_str())
+                .when(col("reason_cause").is_not_null())
+                .then(col("reason_cause"))
+                .when(col("ch_changed"))
+                .then(lit("channel"))
+                .when(col("tier_up").or(col("ai_handover")))
+                .then(lit("escalation"))
+                .when(col("worked").not())
+                .then(lit("routing"))
+                .otherwise(lit("skill"))
+                .alias("cause"),
+        );
+
+    // E. Wait after each handoff: until the next agent/AI message, handoff or resolution.
+    let lf = lf
+        .with_column(
+            when(col("active").and(col("is_work_msg").or(col("is_handoff")).or(col("is_res"))))
+                .then(col("t"))
+                .otherwise(lit(NULL).cast(DataType::Int64))
+                .alias("stop_t"),
+        )
+        .with_column(
+            w(col("stop_t")
+                .shift(lit(-1))
+                .fill_null_with_strategy(FillNullStrategy::Backward(None)))?
+            .alias("next_stop"),
+        )
+        .with_column(
+            when(col("is_handoff").not())
+                .then(lit(NULL).cast(DataType::Int64))
+                .when(col("is_work_msg"))
+                .then(lit(0i64))
+                .otherwise(col("next_stop") - col("t"))
+                .alias("wait_us"),
+        );
+    Ok(lf)
+}
+
+/// Per-conversation facts and per-handoff rows.
+pub struct Facts {
+    /// One row per conversation; columns in [`fact`] plus the segment dimensions
+    /// (`team`, `channel`, `topic`, `agent`).
+    pub conversations: LazyFrame,
+    /// One row per handoff: `conversation_id`, `cause`, `wait_us`, `ai_handover`, `t`.
+    pub handoffs: LazyFrame,
+}
+
+/// Builds the facts from canonical events (as produced by `ingest`).
+pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
+    let rows = annotate(events, rules)?.cache();
+    let handoffs = rows.clone().filter(col("is_handoff")).select([
+        col(CONV),
+        col("cause"),
+        col("wait_us"),
+        col("ai_handover"),
+        col("t"),
+    ]);
+
+    let t_where = |cond: Expr| col("t").filter(cond);
+    let first_owner = col("pos").eq(col("first_owner_pos"));
+    let mut aggs = vec![
+        coalesce(&[t_where(is_event("created")).first(), col("t").first()]).alias(fact::CREATED_AT),
+        when(col("closed").first())
+            .then(t_where(col("pos").eq(col("last_res_pos"))).first())
+            .otherwise(lit(NULL).cast(DataType::Int64))
+            .alias(fact::RESOLVED_AT),
+        col("is_handoff")
+            .cast(DataType::Int64)
+            .sum()
+            .alias(fact::HANDOFFS),
+        col("cause")
+            .filter(col("is_handoff"))
+            .first()
+            .alias(fact::FIRST_CAUSE),
+        col("reopened").first().alias(fact::REOPENED),
+        col("wait_us").sum().alias(fact::WAIT_US),
+        col("automation_move")
+            .cast(DataType::Int64)
+            .sum()
+            .alias(fact::AUTOMATION_MOVES),
+        t_where(col("is_work_msg"))
+            .min()
+            .alias(fact::FIRST_RESPONSE_AT),
+        // Segments: first owner's team and agent (pickups in the first stint included),
+        // channel at creation, the final topic.
+        col("team_eff")
+            .filter(first_owner.clone())
+            .first()
+            .alias("team"),
+        col("agent")
+            .filter(col("is_real").and(col("stint_no").eq(lit(0))))
+            .drop_nulls()
+            .first()
+            .alias("agent"),
+        col("channel").drop_nulls().first().alias("channel"),
+        col("topic").drop_nulls().last().alias("topic"),
+        // AI agent (section 6).
+        col("is_real")
+            .and(is_str("owner_kind", "ai"))
+            .any(true)
+            .alias(fact::AI_INVOLVED),
+        col("ai_handover").any(true).alias(fact::AI_HANDED_OVER),
+        col("is_real")
+            .and(is_str("owner_kind", "human"))
+            .any(true)
+            .alias("had_human"),
+        (t_where(col("ai_handover")).first()
+            - t_where(col("is_real").and(is_str("owner_kind", "ai"))).first())
+        .alias(fact::AI_TO_HANDOVER_US),
+        col("sentiment")
+            .filter(col("is_cust_msg").and(col("sentiment").is_not_null()))
+            .last()
+            .alias(fact::LAST_SENTIMENT),
+    ];
+    for c in Cause::ALL {
+        aggs.push(
+            col("is_handoff")
+                .and(col("cause").eq(lit(c.as_str())))
+                .cast(DataType::Int64)
+                .sum()
+                .alias(fact::handoffs_of(c)),
+        );
+    }
+    let avoidable: Vec<String> = rules
+        .avoidable
+        .iter()
+        .map(|c| c.as_str().to_string())
+        .collect();
+    aggs.push(
+        col("is_handoff")
+            .and(str_in(col("cause"), &avoidable))
+            .cast(DataType::Int64)
+            .sum()
+            .alias(fact::AVOIDABLE),
+    );
+
+    // Sentiment before the first AI handover and handoffs after it need the handover position.
+    let per_conv = rows
+        .clone()
+        .with_column(w(col("pos").filter(col("ai_handover")).first())?.alias("ho_pos"))
+        .group_by_stable([col(CONV)])
+        .agg(
+            aggs.into_iter()
+                .chain([
+                    col("sentiment")
+                        .filter(col("is_cust_msg").and(col("pos").lt(col("ho_pos"))))
+                        .sum()
+                        .alias(fact::SENTIMENT_BEFORE_SUM),
+                    col("sentiment")
+                        .filter(col("is_cust_msg").and(col("pos").lt(col("ho_pos"))))
+                        .count()
+                        .cast(DataType::Int64)
+                        .alias(fact::SENTIMENT_BEFORE_N),
+                    col("is_handoff")
+                        .and(col("pos").gt(col("ho_pos")))
+                        .cast(DataType::Int64)
+                        .sum()
+                        .alias("after_handover"),
+                ])
+                .collect::<Vec<_>>(),
+        );
+
+    let none = |c: &str| col(c).fill_null(lit(NONE_VALUE)).alias(c);
+    let conversations = per_conv
+        .with_columns([
+            none("team"),
+            none("agent"),
+            none("channel"),
+            none("topic"),
+            col(fact::WAIT_US).fill_null(lit(0i64)),
+            col(fact::HANDOFFS)
+                .eq(lit(0))
+                .and(col(fact::REOPENED).not())
+                .alias(fact::FCR),
+            (col(fact::RESOLVED_AT) - col(fact::CREATED_AT)).alias(fact::DURATION_US),
+            col(fact::AI_INVOLVED)
+                .and(col("had_human").not())
+                .and(col(fact::RESOLVED_AT).is_not_null())
+                .alias(fact::AI_RESOLVED),
+            col(fact::AI_HANDED_OVER)
+                .and(col("after_handover").eq(lit(0)))
+                .and(col(fact::REOPENED).not())
+                .alias(fact::POST_HANDOVER_CLEAN),
+        ])
+        .with_columns([
+            col(fact::AI_RESOLVED)
+                .and(str_in(col("topic"), &rules.must_escalate))
+                .alias(fact::BREACH_RESOLVED),
+            col(fact::AI_HANDED_OVER)
+                .and(str_in(col("topic"), &rules.must_not_escalate))
+                .alias(fact::BREACH_HANDED),
+        ])
+        .drop(by_name(["had_human", "after_handover"], true, false));
+    Ok(Facts {
+        conversations,
+        handoffs,
+    })
+}
+
+fn is_event(v: &str) -> Expr {
+    col("event").eq(lit(v)).fill_null(lit(false))
+}
+
+fn is_str(c: &str, v: &str) -> Expr {
+    col(c).eq(lit(v)).fill_null(lit(false))
+}

@@ -1,0 +1,294 @@
+//! Metrics: canonical events -> per-conversation facts -> every measure of METRICS.md, for the
+//! current period, the previous one and a trailing series, overall and per segment.
+//!
+//! Public face: [`compute`] (and [`MetricsReport`]); [`facts`] and [`measures`] are exposed for
+//! `explain`, which re-aggregates the same facts.
+
+pub mod facts;
+pub mod measures;
+mod rules;
+mod table;
+
+pub use facts::{fact, Facts, NONE_VALUE};
+pub use measures::{AiMeasures, Band, CauseMeasures, Distribution, MeanMedian, Measures};
+pub use rules::HandoffRules;
+pub use table::render_table;
+
+use crate::config::Config;
+use crate::domain::{Period, PeriodJson};
+use measures::Row;
+use polars::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    #[error("computing metrics failed: {0}")]
+    Polars(#[from] PolarsError),
+    #[error("unknown dimension `{0}` (expected team, channel, topic or agent)")]
+    UnknownDimension(String),
+}
+
+/// The overall measures of the current period, plus backlog and quarantine (section 8).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Overall {
+    #[serde(flatten)]
+    pub measures: Measures,
+    /// Conversations open at the end of the period.
+    pub backlog: i64,
+    pub quarantined_rows: usize,
+}
+
+/// One segment value with its measures in the current and the previous period.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Segment {
+    pub value: String,
+    #[serde(flatten)]
+    pub measures: Measures,
+    pub previous: Measures,
+}
+
+/// One point of the trend series.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TrendPoint {
+    pub period: String,
+    pub conversations: i64,
+    pub handoff_rate: Option<f64>,
+    pub fcr_rate: Option<f64>,
+    pub by_cause: BTreeMap<crate::domain::Cause, Option<f64>>,
+}
+
+/// Everything `baton metrics` prints and a report needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricsReport {
+    pub period: PeriodJson,
+    pub previous_period: PeriodJson,
+    pub overall: Overall,
+    pub previous: Measures,
+    /// Dimension -> segments, largest first.
+    pub segments: BTreeMap<String, Vec<Segment>>,
+    pub trend: Vec<TrendPoint>,
+    /// Quarantine reason -> rows.
+    pub quarantine: BTreeMap<String, usize>,
+}
+
+/// What to compute.
+pub struct MetricsRequest<'a> {
+    pub period: &'a Period,
+    pub dimensions: &'a [String],
+    pub trend_weeks: usize,
+}
+
+/// Index of the period an instant (µs) falls in, among contiguous `periods`; null outside.
+fn period_index(x: Expr, periods: &[Period]) -> Expr {
+    let first = periods[0].start_utc().timestamp_micros();
+    let last = periods[periods.len() - 1].end_utc().timestamp_micros();
+    let mut idx = lit(-1i64);
+    for p in periods {
+        idx = idx
+            + x.clone()
+                .gt_eq(lit(p.start_utc().timestamp_micros()))
+                .cast(DataType::Int64);
+    }
+    when(x.clone().gt_eq(lit(first)).and(x.lt(lit(last))))
+        .then(idx)
+        .otherwise(lit(NULL).cast(DataType::Int64))
+}
+
+/// Computes the report for `req.period` from canonical events.
+pub fn compute(
+    events: &DataFrame,
+    cfg: &Config,
+    req: &MetricsRequest,
+    quarantine: &BTreeMap<String, usize>,
+) -> Result<MetricsReport, MetricsError> {
+    for d in req.dimensions {
+        if !crate::config::DIMENSIONS.contains(&d.as_str()) {
+            return Err(MetricsError::UnknownDimension(d.clone()));
+        }
+    }
+    let rules = HandoffRules::from_config(cfg);
+    let facts = facts::build(events.clone().lazy(), &rules)?;
+    let periods = req.period.trailing(req.trend_weeks.max(2));
+    let cur = (periods.len() - 1) as i64;
+    let prev = cur - 1;
+
+    let conv = facts
+        .conversations
+        .with_columns([
+            period_index(col(fact::RESOLVED_AT), &periods).alias("pidx"),
+            period_index(col(fact::CREATED_AT), &periods).alias("cidx"),
+        ])
+        .collect()?;
+    let mut keys = vec![col(fact::CONVERSATION), col("pidx")];
+    keys.extend(req.dimensions.iter().map(|d| col(d.as_str())));
+    let handoffs = facts.handoffs.join(
+        conv.clone()
+            .lazy()
+            .filter(col("pidx").is_not_null())
+            .select(keys),
+        [col(fact::CONVERSATION)],
+        [col(fact::CONVERSATION)],
+        JoinArgs::new(JoinType::Inner),
+    );
+    let handoffs = handoffs.collect()?;
+
+    // One aggregation for every (period, segment) cell.
+    let aggregate = |by: &[&str]| -> PolarsResult<DataFrame> {
+        let resolved_by: Vec<Expr> = std::iter::once(col("pidx"))
+            .chain(by.iter().map(|d| col(*d)))
+            .collect();
+        let created_by: Vec<Expr> = std::iter::once(col("cidx").alias("pidx"))
+            .chain(by.iter().map(|d| col(*d)))
+            .collect();
+        let join_on: Vec<Expr> = std::iter::once(col("pidx"))
+            .chain(by.iter().map(|d| col(*d)))
+            .collect();
+        let resolved = conv
+            .clone()
+            .lazy()
+            .filter(col("pidx").is_not_null())
+            .group_by(resolved_by.clone())
+            .agg(measures::resolved_aggs());
+        let waits = handoffs
+            .clone()
+            .lazy()
+            .group_by(resolved_by)
+            .agg(measures::handoff_aggs());
+        let volume = conv
+            .clone()
+            .lazy()
+            .filter(col("cidx").is_not_null())
+            .group_by(created_by)
+            .agg([len().cast(DataType::Int64).alias("volume")]);
+        resolved
+            .join(
+                waits,
+                join_on.clone(),
+                join_on.clone(),
+                JoinArgs::new(JoinType::Left),
+            )
+            .join(
+                volume,
+                join_on.clone(),
+                join_on,
+                JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+            )
+            .sort(["pidx"], Default::default())
+            .collect()
+    };
+
+    let overall_df = aggregate(&[])?;
+    let by_period: BTreeMap<i64, Measures> = (0..overall_df.height())
+        .filter_map(|i| {
+            let r = Row::new(&overall_df, i);
+            let p = r.f("pidx")? as i64;
+            Some((p, Measures::from_row(&r, r.i("volume"), &cfg.ai)))
+        })
+        .collect();
+    let measures_of = |p: i64| by_period.get(&p).cloned().unwrap_or_default();
+
+    let mut current = measures_of(cur);
+    let end = req.period.end_utc().timestamp_micros();
+    let backlog = conv
+        .clone()
+        .lazy()
+        .filter(
+            col(fact::CREATED_AT).lt(lit(end)).and(
+                col(fact::RESOLVED_AT)
+                    .is_null()
+                    .or(col(fact::RESOLVED_AT).gt_eq(lit(end))),
+            ),
+        )
+        .select([len()])
+        .collect()?
+        .column("len")?
+        .get(0)?
+        .extract::<i64>()
+        .unwrap_or(0);
+    let examples = conv
+        .clone()
+        .lazy()
+        .filter(
+            col("pidx")
+                .eq(lit(cur))
+                .and(col(fact::BREACH_RESOLVED).or(col(fact::BREACH_HANDED))),
+        )
+        .select([col(fact::CONVERSATION)])
+        .limit(10)
+        .collect()?;
+    current.ai.ai_policy_breaches.examples = examples
+        .column(fact::CONVERSATION)?
+        .str()?
+        .iter()
+        .flatten()
+        .map(|s| s.to_string())
+        .collect();
+
+    let mut segments = BTreeMap::new();
+    for d in req.dimensions {
+        let df = aggregate(&[d.as_str()])?;
+        let mut cells: BTreeMap<String, (Measures, Measures)> = BTreeMap::new();
+        for i in 0..df.height() {
+            let r = Row::new(&df, i);
+            let Some(p) = r.f("pidx").map(|x| x as i64) else {
+                continue;
+            };
+            if p != cur && p != prev {
+                continue;
+            }
+            let value = r.s(d).unwrap_or_else(|| NONE_VALUE.to_string());
+            let m = Measures::from_row(&r, r.i("volume"), &cfg.ai);
+            let slot = cells.entry(value).or_default();
+            if p == cur {
+                slot.0 = m;
+            } else {
+                slot.1 = m;
+            }
+        }
+        let mut list: Vec<Segment> = cells
+            .into_iter()
+            .map(|(value, (measures, previous))| Segment {
+                value,
+                measures,
+                previous,
+            })
+            .collect();
+        list.sort_by(|a, b| {
+            b.measures
+                .conversations
+                .cmp(&a.measures.conversations)
+                .then(a.value.cmp(&b.value))
+        });
+        segments.insert(d.clone(), list);
+    }
+
+    let trend = periods
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let m = measures_of(i as i64);
+            TrendPoint {
+                period: p.label(),
+                conversations: m.conversations,
+                handoff_rate: m.handoff_rate,
+                fcr_rate: m.fcr_rate,
+                by_cause: m.by_cause.iter().map(|(c, x)| (*c, x.rate)).collect(),
+            }
+        })
+        .collect();
+
+    Ok(MetricsReport {
+        period: req.period.to_json(),
+        previous_period: req.period.previous().to_json(),
+        overall: Overall {
+            measures: current,
+            backlog,
+            quarantined_rows: quarantine.values().sum(),
+        },
+        previous: measures_of(prev),
+        segments,
+        trend,
+        quarantine: quarantine.clone(),
+    })
+}

@@ -1,0 +1,1 @@
+//! One report run, start to end.
