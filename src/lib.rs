@@ -7,6 +7,7 @@
 //! configuration; both come before every stage. `store` is the SQLite ledger of runs and
 //! deliveries. `demo` generates and serves a synthetic helpdesk for the demo and the tests.
 
+pub mod cli;
 pub mod config;
 pub mod deliver;
 pub mod demo;
