@@ -1,0 +1,256 @@
+//! One plain-language sentence per owner, e.g. "Routing handoffs rose 3.1 points (95 % CI 2.2
+//! to 4.0): 80 % of it is topic billing landing on General Support first."
+
+use super::explanation::{Effect, Push};
+use crate::domain::Cause;
+
+/// A change and its interval, with the words that name it.
+pub(crate) struct Headline {
+    /// "routing handoffs", "the handoff rate".
+    pub label: String,
+    pub change: f64,
+    pub ci: Option<[f64; 2]>,
+    pub significant: bool,
+    pub percent: bool,
+}
+
+/// `3.1 points` for shares, a plain number otherwise.
+pub(crate) fn amount(x: f64, percent: bool) -> String {
+    if percent {
+        let v = 100.0 * x.abs();
+        format!(
+            "{v:.1} point{}",
+            if (v - 1.0).abs() < 0.05 { "" } else { "s" }
+        )
+    } else {
+        format!("{:.3}", x.abs())
+    }
+}
+
+/// A signed value in the unit of the measure: `+3.1` points or `+0.004`.
+pub(crate) fn signed(x: f64, percent: bool) -> String {
+    if percent {
+        format!("{:+.1}", 100.0 * x)
+    } else {
+        format!("{x:+.3}")
+    }
+}
+
+fn bound(x: f64, percent: bool) -> String {
+    if percent {
+        format!("{:.1}", 100.0 * x)
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn ci_text(ci: Option<[f64; 2]>, percent: bool) -> String {
+    match ci {
+        Some([l, u]) => format!(" (95 % CI {} to {})", bound(l, percent), bound(u, percent)),
+        None => String::new(),
+    }
+}
+
+/// "Routing handoffs rose 3.1 points (95 % CI 2.2 to 4.0): 80 % of it is ...".
+/// `top` is the owner's largest significant push in the same direction as the change.
+pub(crate) fn sentence(h: &Headline, top: Option<&Push>) -> String {
+    let verb = if h.change > 0.0 {
+        "rose"
+    } else if h.change < 0.0 {
+        "fell"
+    } else {
+        "did not change"
+    };
+    let mut s = capitalised(&h.label);
+    s.push(' ');
+    s.push_str(verb);
+    if h.change != 0.0 {
+        s.push(' ');
+        s.push_str(&amount(h.change, h.percent));
+    }
+    s.push_str(&ci_text(h.ci, h.percent));
+    if !h.significant {
+        s.push_str(", within normal week-to-week variation.");
+        return s;
+    }
+    match top {
+        Some(p) if h.change != 0.0 => {
+            let share = 100.0 * p.change / h.change;
+            s.push_str(&format!(": {share:.0} % of it is {}.", p.what));
+        }
+        _ => s.push_str(": no single segment stands out; the change is spread thinly."),
+    }
+    s
+}
+
+/// For a team lead: "In team Billing, a higher routing handoff rate accounts for +2.0 points of
+/// the handoff rate's change (95 % CI 1.1 to 2.9)."
+pub(crate) fn team_sentence(team: &str, p: &Push, of_what: &str, percent: bool) -> String {
+    format!(
+        "In team {team}, {} accounts for {} {} of the change in {of_what}{}.",
+        p.what,
+        signed(p.change, percent),
+        if percent { "points" } else { "" },
+        ci_text(Some(p.ci), percent)
+    )
+    .replace("  ", " ")
+}
+
+/// "topic billing and channel chat".
+pub(crate) fn cells_text(cells: &[(String, String)]) -> String {
+    cells
+        .iter()
+        .map(|(d, v)| format!("{d} {v}"))
+        .collect::<Vec<_>>()
+        .join(" and ")
+}
+
+/// What a rate effect means in words, per branch: "topic billing landing on General Support
+/// first" for routing with a team, "a higher skill handoff rate in team Billing" otherwise.
+pub(crate) fn rate_phrase(
+    cells: &[(String, String)],
+    branch: Option<Cause>,
+    measure: &str,
+    up: bool,
+) -> String {
+    if branch == Some(Cause::Routing) {
+        if let Some((_, team)) = cells.iter().find(|(d, _)| d == "team") {
+            let rest: Vec<(String, String)> =
+                cells.iter().filter(|(d, _)| d != "team").cloned().collect();
+            let who = if rest.is_empty() {
+                "conversations".to_string()
+            } else {
+                cells_text(&rest)
+            };
+            return if up {
+                format!("{who} landing on {team} first")
+            } else {
+                format!("fewer of {who} landing on {team} first")
+            };
+        }
+    }
+    let what = match branch {
+        Some(c) => format!("{} handoff rate", c.as_str()),
+        None => measure.to_string(),
+    };
+    format!(
+        "a {} {what} in {}",
+        if up { "higher" } else { "lower" },
+        cells_text(cells)
+    )
+}
+
+/// What a mix effect means in words: "more volume from topic billing, which runs above average".
+pub(crate) fn mix_phrase(cells: &[(String, String)], share_up: bool, above: bool) -> String {
+    format!(
+        "{} volume from {}, which runs {} average",
+        if share_up { "more" } else { "less" },
+        cells_text(cells),
+        if above { "above" } else { "below" }
+    )
+}
+
+/// The words for an effect of a cell.
+pub(crate) fn phrase(
+    effect: Effect,
+    cells: &[(String, String)],
+    branch: Option<Cause>,
+    measure: &str,
+    rate_up: bool,
+    share_up: bool,
+    above: bool,
+) -> String {
+    match effect {
+        Effect::Rate => rate_phrase(cells, branch, measure, rate_up),
+        Effect::Mix => mix_phrase(cells, share_up, above),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Owner, OwnerId};
+    use crate::explain::explanation::Role;
+
+    fn push(change: f64, what: &str) -> Push {
+        Push {
+            owner: Owner {
+                id: OwnerId::from_name("Support Operations"),
+                name: "Support Operations".into(),
+                email: "support-ops@example.com".into(),
+            },
+            role: Role::BranchOwner,
+            metric: "handoff_rate".into(),
+            branch: Some(Cause::Routing),
+            dimension: "topic & team".into(),
+            segment: "billing & General Support".into(),
+            cells: Default::default(),
+            effect: Effect::Rate,
+            change,
+            ci: [0.01, 0.03],
+            z: 4.0,
+            q: 0.001,
+            what: what.into(),
+        }
+    }
+
+    #[test]
+    fn the_issue_example_sentence() {
+        let what = rate_phrase(
+            &[
+                ("topic".into(), "billing".into()),
+                ("team".into(), "General Support".into()),
+            ],
+            Some(Cause::Routing),
+            "handoff rate",
+            true,
+        );
+        let h = Headline {
+            label: "routing handoffs".into(),
+            change: 0.031,
+            ci: Some([0.022, 0.040]),
+            significant: true,
+            percent: true,
+        };
+        // 0.0248 / 0.031 = 80 %.
+        assert_eq!(
+            sentence(&h, Some(&push(0.0248, &what))),
+            "Routing handoffs rose 3.1 points (95 % CI 2.2 to 4.0): 80 % of it is topic \
+             billing landing on General Support first."
+        );
+    }
+
+    #[test]
+    fn noise_and_no_driver() {
+        let h = Headline {
+            label: "the handoff rate".into(),
+            change: -0.004,
+            ci: Some([-0.012, 0.004]),
+            significant: false,
+            percent: true,
+        };
+        assert_eq!(
+            sentence(&h, None),
+            "The handoff rate fell 0.4 points (95 % CI -1.2 to 0.4), within normal week-to-week \
+             variation."
+        );
+        let h = Headline {
+            significant: true,
+            ..h
+        };
+        assert!(sentence(&h, None)
+            .ends_with("no single segment stands out; the change is spread thinly."));
+        assert_eq!(
+            mix_phrase(&[("team".into(), "Billing".into())], true, true),
+            "more volume from team Billing, which runs above average"
+        );
+    }
+}

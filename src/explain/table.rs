@@ -1,0 +1,200 @@
+//! The terminal table of `baton explain --format table`.
+
+use super::explanation::{Driver, Explanation};
+use super::summary::signed;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+fn value(x: Option<f64>, percent: bool) -> String {
+    match x {
+        Some(v) if percent => format!("{:.1} %", 100.0 * v),
+        Some(v) => format!("{v:.4}"),
+        None => "-".into(),
+    }
+}
+
+fn interval(ci: Option<[f64; 2]>, percent: bool) -> String {
+    match ci {
+        Some([l, u]) => format!("{} to {}", signed(l, percent), signed(u, percent)),
+        None => "not tested".into(),
+    }
+}
+
+fn q_text(q: Option<f64>) -> String {
+    match q {
+        Some(q) if q < 0.001 => "<0.001".into(),
+        Some(q) => format!("{q:.3}"),
+        None => "-".into(),
+    }
+}
+
+fn drivers_block(
+    out: &mut String,
+    drivers: &[Driver],
+    other: &BTreeMap<String, f64>,
+    percent: bool,
+) {
+    let unit = if percent { " (points)" } else { "" };
+    for dim in other.keys() {
+        let rows: Vec<&Driver> = drivers.iter().filter(|d| &d.dimension == dim).collect();
+        let _ = writeln!(out, "  by {dim}");
+        let _ = writeln!(
+            out,
+            "    {:<26} {:<5} {:>14} {:>20} {:>9} {:>17}  {}",
+            "segment",
+            "effect",
+            format!("change{unit}"),
+            "95 % CI",
+            "q",
+            "rate before/after",
+            "verdict"
+        );
+        for d in rows {
+            let verdict = if d.significant {
+                "driver".to_string()
+            } else {
+                match &d.note {
+                    Some(n) => format!("not significant: {n}"),
+                    None => "not significant".into(),
+                }
+            };
+            let _ = writeln!(
+                out,
+                "    {:<26} {:<5} {:>14} {:>20} {:>9} {:>17}  {}",
+                truncate(&d.segment, 26),
+                match d.effect {
+                    super::Effect::Mix => "mix",
+                    super::Effect::Rate => "rate",
+                },
+                signed(d.contribution, percent),
+                interval(d.ci, percent),
+                q_text(d.q),
+                format!(
+                    "{} / {}",
+                    value(d.rate_before, percent),
+                    value(d.rate_after, percent)
+                ),
+                verdict
+            );
+        }
+        let _ = writeln!(
+            out,
+            "    {:<26} {:<5} {:>14}",
+            "everything else",
+            "",
+            signed(other[dim], percent)
+        );
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// A readable explanation: the headline, each branch with its drivers per dimension (and the
+/// "everything else" row), localised cells and the sentence for each owner.
+pub fn render_table(e: &Explanation) -> String {
+    let p = e.percent;
+    let mut out = String::new();
+    let zone = e
+        .period
+        .tz
+        .as_deref()
+        .map(|z| format!(", {z}"))
+        .unwrap_or_default();
+    let _ = writeln!(
+        out,
+        "Why did {} change? {} vs {}{zone}",
+        e.metric, e.period.label, e.vs.label
+    );
+    let _ = writeln!(
+        out,
+        "{} -> {}: {} ({}95 % CI {}), {}; n {:.0} -> {:.0}",
+        value(Some(e.before), p),
+        value(Some(e.after), p),
+        signed(e.change, p),
+        if p { "points, " } else { "" },
+        interval(e.ci, p),
+        if e.significant {
+            "beyond noise"
+        } else {
+            "within noise"
+        },
+        e.n_before,
+        e.n_after
+    );
+    if let Some(branches) = &e.branches {
+        let _ = writeln!(out, "\nBranches (they add up to the change)");
+        let _ = writeln!(
+            out,
+            "  {:<12} {:<22} {:>9} {:>9} {:>9} {:>20}",
+            "cause", "owner", "before", "after", "change", "95 % CI"
+        );
+        for b in branches {
+            let _ = writeln!(
+                out,
+                "  {:<12} {:<22} {:>9} {:>9} {:>9} {:>20}",
+                b.cause.as_str(),
+                truncate(&b.owner.name, 22),
+                value(Some(b.before), p),
+                value(Some(b.after), p),
+                signed(b.change, p),
+                interval(b.ci, p)
+            );
+        }
+        for b in branches {
+            let _ = writeln!(
+                out,
+                "\n{} ({}): {} -> {}, {}",
+                b.cause.label(),
+                b.owner.name,
+                value(Some(b.before), p),
+                value(Some(b.after), p),
+                signed(b.change, p)
+            );
+            drivers_block(&mut out, &b.drivers, &b.other, p);
+        }
+    } else {
+        let _ = writeln!(out);
+        drivers_block(&mut out, &e.drivers, &e.other, p);
+    }
+    if !e.localised.is_empty() {
+        let _ = writeln!(out, "\nWhere it concentrates");
+        for l in &e.localised {
+            let cells = l
+                .cells
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" & ");
+            let _ = writeln!(
+                out,
+                "  {:<12} {:<40} {:>8} (mix {}, rate {}) explains {:.0} %{}",
+                l.cause.map(|c| c.as_str()).unwrap_or("all"),
+                truncate(&cells, 40),
+                signed(l.contribution, p),
+                signed(l.mix.contribution, p),
+                signed(l.rate.contribution, p),
+                100.0 * l.explanatory_power,
+                if l.significant {
+                    ""
+                } else {
+                    ", not significant"
+                }
+            );
+        }
+    }
+    if !e.summary.is_empty() {
+        let _ = writeln!(out, "\nFor each owner");
+        for (owner, s) in &e.summary {
+            let _ = writeln!(out, "  {owner}: {s}");
+        }
+    }
+    out
+}
