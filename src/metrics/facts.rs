@@ -85,7 +85,11 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
                 .and(is("author", "customer"))
                 .alias("is_cust_msg"),
         ])
-        .with_column(w(lit(1i64).cum_sum(false))?.alias("pos"));
+        .with_column(
+            w(col("row").cum_count(false))?
+                .cast(DataType::Int64)
+                .alias("pos"),
+        );
 
     // B. Resolution: the final `resolved` closes the conversation unless a `reopened` follows.
     let lf = lf
