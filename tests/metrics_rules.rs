@@ -2,73 +2,13 @@
 //! number is worked out by hand in the comment above its assertion.
 
 use baton::domain::Cause;
-use baton::ingest::{normalise, rows_to_frame, Actor, Author, EventKind, EventRow, OwnerKind};
+mod common;
+
+use baton::ingest::{normalise, rows_to_frame, Actor, Author, EventKind, EventRow};
+use common::*;
 use baton::metrics::{facts, HandoffRules};
-use chrono::{DateTime, Duration, TimeZone, Utc};
 use polars::prelude::*;
 use std::collections::BTreeMap;
-
-/// 2026-11-10 09:00 UTC plus `min` minutes.
-fn at(min: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 10, 9, 0, 0).unwrap() + Duration::minutes(min)
-}
-
-struct B(EventRow);
-impl B {
-    fn agent(mut self, a: &str) -> B {
-        self.0.agent = Some(a.into());
-        self
-    }
-    fn team(mut self, t: &str) -> B {
-        self.0.team = Some(t.into());
-        self
-    }
-    fn ch(mut self, c: &str) -> B {
-        self.0.channel = Some(c.into());
-        self
-    }
-    fn ai(mut self) -> B {
-        self.0.owner_kind = Some(OwnerKind::Ai);
-        self
-    }
-    fn by(mut self, a: Actor) -> B {
-        self.0.actor = Some(a);
-        self
-    }
-    fn reason(mut self, r: &str) -> B {
-        self.0.reason = Some(r.into());
-        self
-    }
-    fn topic(mut self, t: &str) -> B {
-        self.0.topic = Some(t.into());
-        self
-    }
-    fn sentiment(mut self, s: f64) -> B {
-        self.0.sentiment = Some(s);
-        self
-    }
-}
-
-fn ev(c: &str, min: i64, kind: EventKind) -> B {
-    B(EventRow::new(c, at(min), kind))
-}
-fn created(c: &str, min: i64) -> B {
-    ev(c, min, EventKind::Created).ch("chat")
-}
-fn assign(c: &str, min: i64) -> B {
-    ev(c, min, EventKind::Assigned)
-}
-fn msg(c: &str, min: i64, who: Author) -> B {
-    let mut b = ev(c, min, EventKind::Message);
-    b.0.author = Some(who);
-    b
-}
-fn reply(c: &str, min: i64) -> B {
-    msg(c, min, Author::Agent)
-}
-fn resolved(c: &str, min: i64) -> B {
-    ev(c, min, EventKind::Resolved)
-}
 
 fn rules() -> HandoffRules {
     let mut r = HandoffRules {
