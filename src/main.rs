@@ -5,7 +5,11 @@ use baton::cli;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "baton", version, about = "Weekly conversation-handoff reports for support teams")]
+#[command(
+    name = "baton",
+    version,
+    about = "Weekly conversation-handoff reports for support teams"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -32,10 +36,16 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BATON_LOG").unwrap_or_else(|_| "baton=info,warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BATON_LOG")
+                .unwrap_or_else(|_| "baton=info,warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
     let result = runtime.block_on(async {
         match cli.command {
             Command::Demo(a) => cli::demo::run(a).await,

@@ -19,7 +19,17 @@ fn report(rows: Vec<B>, quarantine: &BTreeMap<String, usize>) -> MetricsReport {
     // at(0) is Tuesday 2026-11-10 09:00 UTC, in ISO week 46 (London is on UTC in November).
     let period = Period::parse("2026-W46", cfg.tz(), chrono::Utc::now()).unwrap();
     let dims: Vec<String> = vec!["team".into(), "topic".into()];
-    compute(&ing.events, &cfg, &MetricsRequest { period: &period, dimensions: &dims, trend_weeks: 4 }, quarantine).unwrap()
+    compute(
+        &ing.events,
+        &cfg,
+        &MetricsRequest {
+            period: &period,
+            dimensions: &dims,
+            trend_weeks: 4,
+        },
+        quarantine,
+    )
+    .unwrap()
 }
 
 fn close(a: Option<f64>, b: f64) {
@@ -72,7 +82,9 @@ fn week46() -> Vec<B> {
         // p1: resolved in week 45 with one routing handoff (a week before at(0)).
         created("p1", -7 * 24 * 60).topic("login"),
         assign("p1", -7 * 24 * 60 + 1).team("Billing").agent("bo"),
-        assign("p1", -7 * 24 * 60 + 2).team("General Support").agent("ann"),
+        assign("p1", -7 * 24 * 60 + 2)
+            .team("General Support")
+            .agent("ann"),
         reply("p1", -7 * 24 * 60 + 3),
         resolved("p1", -7 * 24 * 60 + 4),
     ]
@@ -95,7 +107,15 @@ fn headline_measures_match_hand_computation() {
     assert_eq!(m.handoffs, 4);
     close(m.handoffs_per_conversation, 0.8);
     // Distribution: c1, c4, c6 none; c2 one; c3 three.
-    assert_eq!((m.handoff_distribution.zero, m.handoff_distribution.one, m.handoff_distribution.two, m.handoff_distribution.three_plus), (3, 1, 0, 1));
+    assert_eq!(
+        (
+            m.handoff_distribution.zero,
+            m.handoff_distribution.one,
+            m.handoff_distribution.two,
+            m.handoff_distribution.three_plus
+        ),
+        (3, 1, 0, 1)
+    );
     close(m.bouncing_share, 0.2);
     // FCR: c1 and c6 (c4 was reopened).
     close(m.fcr_rate, 0.4);
@@ -153,14 +173,23 @@ fn segments_use_the_same_definitions() {
     close(billing.measures.handoff_rate, 1.0);
     assert_eq!(billing.previous.conversations, 1);
     // Segment conversations add up to the total.
-    assert_eq!(team.iter().map(|s| s.measures.conversations).sum::<i64>(), 5);
+    assert_eq!(
+        team.iter().map(|s| s.measures.conversations).sum::<i64>(),
+        5
+    );
     let topics = &r.segments["topic"];
     assert_eq!(topics.iter().map(|s| s.measures.handoffs).sum::<i64>(), 4);
 }
 
 /// A random conversation: a walk over owners, messages and resolutions.
 fn random_conversation(id: usize, steps: &[(u8, u8, u8)]) -> Vec<B> {
-    let teams = ["Triage", "General Support", "Billing", "Technical", "AI Agent"];
+    let teams = [
+        "Triage",
+        "General Support",
+        "Billing",
+        "Technical",
+        "AI Agent",
+    ];
     let agents = [None, Some("ann"), Some("bob"), Some("cat")];
     let channels = [None, Some("chat"), Some("phone")];
     let c = format!("r{id}");

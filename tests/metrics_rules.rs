@@ -5,8 +5,8 @@ use baton::domain::Cause;
 mod common;
 
 use baton::ingest::{normalise, rows_to_frame, Actor, Author, EventKind, EventRow};
-use common::*;
 use baton::metrics::{facts, HandoffRules};
+use common::*;
 use polars::prelude::*;
 use std::collections::BTreeMap;
 

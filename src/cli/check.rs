@@ -15,14 +15,20 @@ pub struct Args {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let cfg = load_config(args.config.as_deref())?;
-    let origin = cfg.origin().map(|p| p.display().to_string()).unwrap_or_else(|| crate::config::EMBEDDED_NAME.to_string());
+    let origin = cfg
+        .origin()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| crate::config::EMBEDDED_NAME.to_string());
     crate::report::check_templates(args.templates.as_deref())?;
     println!(
         "ok: {origin}: {} owners, {} sources, {} schedules; templates {}",
         cfg.owners().len(),
         cfg.sources.len(),
         cfg.schedules.len(),
-        args.templates.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "embedded".into())
+        args.templates
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "embedded".into())
     );
     Ok(())
 }

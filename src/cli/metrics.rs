@@ -42,11 +42,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         (None, None) => unreachable!("clap requires one"),
     };
     ingested.check_threshold(cfg.report.quarantine_threshold)?;
-    let dims = if args.by.is_empty() { cfg.report.dimensions.clone() } else { args.by.clone() };
+    let dims = if args.by.is_empty() {
+        cfg.report.dimensions.clone()
+    } else {
+        args.by.clone()
+    };
     let report = compute(
         &ingested.events,
         &cfg,
-        &MetricsRequest { period: &period, dimensions: &dims, trend_weeks: cfg.report.trend_weeks },
+        &MetricsRequest {
+            period: &period,
+            dimensions: &dims,
+            trend_weeks: cfg.report.trend_weeks,
+        },
         &ingested.quarantine.counts,
     )
     .context("computing metrics")?;

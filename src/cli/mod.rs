@@ -13,7 +13,9 @@ pub mod run;
 /// 2 for configuration and usage errors (wherever they are wrapped), 1 for everything else.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     let usage = err.chain().any(|e| {
-        e.is::<crate::config::ConfigError>() || e.is::<crate::domain::PeriodError>() || e.is::<UsageError>()
+        e.is::<crate::config::ConfigError>()
+            || e.is::<crate::domain::PeriodError>()
+            || e.is::<UsageError>()
     });
     if usage {
         2

@@ -65,4 +65,3 @@ pub fn reply(c: &str, min: i64) -> B {
 pub fn resolved(c: &str, min: i64) -> B {
     ev(c, min, EventKind::Resolved)
 }
-
