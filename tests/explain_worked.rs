@@ -1,0 +1,130 @@
+//! The worked example of METHODS.md part A, end to end (events -> facts -> explanation), with
+//! every expected number worked out by hand below.
+//!
+//! Two queues (teams): General Support hands off 10 % of its conversations (all for skill),
+//! Billing 40 % (all routing). In 2026-W45 (before) General Support has 600 of 1000
+//! conversations and Billing 400; in W46 (after) 450 and 550, and Billing's rate edges up to
+//! 225/550.
+//!
+//!   R0 = (60 + 160) / 1000 = 22 %,  R1 = (45 + 225) / 1000 = 27 %,  change 5 points.
+//!   w0 = (0.60, 0.40), w1 = (0.45, 0.55), w̄ = (0.525, 0.475), R̄ = 0.245.
+//!   r0 = (0.10, 0.40), r1 = (0.10, 0.409090...), r̄ = (0.10, 0.404545...).
+//!   General Support: rate = 0.525 * 0 = 0;  mix = -0.15 * (0.10 - 0.245) = 0.02175
+//!   Billing: rate = 0.475 * (225/550 - 0.40) = 0.475 * 0.0090909 = 0.0043182
+//!            mix  = 0.15 * (0.4045455 - 0.245) = 0.0239318
+//!   Sum: 0.02175 + 0.0239318 + 0.0043182 = 0.05. Mix is 0.0456818 of it (91 %).
+//!
+//! Branches. Skill (General Support's handoffs): 60/1000 -> 45/1000, change -1.5 points,
+//! R̄_skill = 0.0525: GS mix = -0.15 * (0.10 - 0.0525) = -0.007125, Billing mix =
+//! 0.15 * (0 - 0.0525) = -0.007875, rates 0. Routing (Billing's): 160/1000 -> 225/1000, change
+//! +6.5 points, R̄_routing = 0.1925: GS mix = -0.15 * (0 - 0.1925) = 0.028875, Billing mix =
+//! 0.15 * (0.4045455 - 0.1925) = 0.0318068, Billing rate = 0.0043182 (as above).
+//! Cells add up to the measure's cells: GS mix -0.007125 + 0.028875 = 0.02175.
+
+mod explain_support;
+
+use baton::domain::Cause;
+use baton::explain::{explain, Effect, Explanation, Metric};
+use explain_support::*;
+
+fn population() -> Vec<Conv> {
+    let mut v = Vec::new();
+    let mut add = |w: u32, team: &str, n: usize, h: usize, cause: Cause| {
+        for i in 0..n {
+            let k = v.len() as i64;
+            v.push(Conv::new(team, "chat", "general", &format!("{team}-agent"), (i < h).then_some(cause), in_week(w, k)));
+        }
+    };
+    add(45, "General Support", 600, 60, Cause::Skill);
+    add(45, "Billing", 400, 160, Cause::Routing);
+    add(46, "General Support", 450, 45, Cause::Skill);
+    add(46, "Billing", 550, 225, Cause::Routing);
+    v
+}
+
+fn cell(e: &[baton::explain::Driver], segment: &str, effect: Effect) -> f64 {
+    e.iter()
+        .find(|d| d.dimension == "team" && d.segment == segment && d.effect == effect)
+        .unwrap_or_else(|| panic!("no {segment} {effect:?} row"))
+        .contribution
+}
+
+fn branch(e: &Explanation, c: Cause) -> &baton::explain::Branch {
+    e.branch_list().iter().find(|b| b.cause == c).unwrap()
+}
+
+const EPS: f64 = 1e-12;
+
+#[test]
+fn two_queues_mostly_mix() {
+    let cfg = config(&["team"]);
+    let facts = facts(&population(), &cfg);
+    let e = explain(facts, &cfg, &week(46), &week(45), Metric::HandoffRate).unwrap();
+
+    assert!((e.before - 0.22).abs() < EPS && (e.after - 0.27).abs() < EPS);
+    assert!((e.change - 0.05).abs() < EPS);
+    assert_eq!((e.n_before, e.n_after), (1000.0, 1000.0));
+
+    let d = &e.drivers;
+    assert!(cell(d, "General Support", Effect::Rate).abs() < EPS);
+    assert!((cell(d, "General Support", Effect::Mix) - 0.02175).abs() < EPS);
+    let billing_rate = 0.475 * (225.0 / 550.0 - 0.40);
+    assert!((cell(d, "Billing", Effect::Rate) - billing_rate).abs() < EPS);
+    let billing_mix = 0.15 * ((0.40 + 225.0 / 550.0) / 2.0 - 0.245);
+    assert!((cell(d, "Billing", Effect::Mix) - billing_mix).abs() < EPS);
+    assert!((billing_rate - 0.0043182).abs() < 1e-7 && (billing_mix - 0.0239318).abs() < 1e-7);
+    // Two segments, both shown: nothing is left for "everything else".
+    assert!(e.other["team"].abs() < EPS);
+    let mix = cell(d, "General Support", Effect::Mix) + cell(d, "Billing", Effect::Mix);
+    assert!((mix / e.change - 0.913636).abs() < 1e-6, "mix share {}", mix / e.change);
+
+    // Branches.
+    let skill = branch(&e, Cause::Skill);
+    assert!((skill.change + 0.015).abs() < EPS);
+    assert!((cell(&skill.drivers, "General Support", Effect::Mix) + 0.007125).abs() < EPS);
+    assert!((cell(&skill.drivers, "Billing", Effect::Mix) + 0.007875).abs() < EPS);
+    let routing = branch(&e, Cause::Routing);
+    assert!((routing.change - 0.065).abs() < EPS);
+    assert!((cell(&routing.drivers, "General Support", Effect::Mix) - 0.028875).abs() < EPS);
+    assert!((cell(&routing.drivers, "Billing", Effect::Mix) - 0.15 * ((0.40 + 225.0 / 550.0) / 2.0 - 0.1925)).abs() < EPS);
+    assert!((cell(&routing.drivers, "Billing", Effect::Rate) - billing_rate).abs() < EPS);
+    for c in [Cause::Escalation, Cause::Channel] {
+        assert_eq!(branch(&e, c).change, 0.0);
+    }
+    let sum: f64 = e.branch_list().iter().map(|b| b.change).sum();
+    assert!((sum - e.change).abs() < EPS);
+
+    // Significance. The measure: 220/1000 vs 270/1000, pooled p = 0.245,
+    // z = 0.05 / sqrt(0.245 * 0.755 * 0.002) = 2.600 -> beyond noise.
+    assert!((e.z.unwrap() - 0.05 / (0.245f64 * 0.755 * 0.002).sqrt()).abs() < 1e-9);
+    assert!(e.significant);
+    // Billing's rate edge (160/400 -> 225/550) is noise: z = 0.0091 / 0.0322 = 0.28.
+    let br = routing.drivers.iter().find(|x| x.segment == "Billing" && x.effect == Effect::Rate).unwrap();
+    assert!(!br.significant, "{br:?}");
+    // The shift of volume to Billing in the routing branch is a driver: Δw = 0.15 with
+    // se(Δw) = sqrt(.4*.6/1000 + .55*.45/1000) = 0.0221, z about 6.8.
+    let bm = routing.drivers.iter().find(|x| x.segment == "Billing" && x.effect == Effect::Mix).unwrap();
+    assert!(bm.significant && bm.z.unwrap() > 5.0, "{bm:?}");
+    assert_eq!(bm.owner.as_ref().unwrap().as_str(), "support-operations");
+
+    // The mix owner hears about it; the Billing lead too (a team cell).
+    assert!(e.pushes().iter().any(|p| p.owner.email == "support-ops@example.com" && p.segment == "Billing" && p.effect == Effect::Mix));
+    assert!(e.pushes().iter().any(|p| p.owner.email == "billing-lead@example.com"));
+    assert!(e.pushes().iter().all(|p| p.q < 0.05));
+    let s = &e.summary()["support-operations"];
+    assert!(s.starts_with("Routing handoffs rose 6.5 points (95 % CI"), "{s}");
+    // Its largest push is Billing's mix: 0.0318068 / 0.065 = 49 %.
+    assert!(s.contains(": 49 % of it is more volume from team Billing, which runs above average."), "{s}");
+
+    // The JSON carries the stable names.
+    let j = serde_json::to_value(&e).unwrap();
+    for k in ["metric", "period", "vs", "before", "after", "change", "branches", "localised", "pushes", "summary"] {
+        assert!(j.get(k).is_some(), "missing {k}");
+    }
+    let d0 = &j["branches"][0]["drivers"][0];
+    for k in ["dimension", "segment", "effect", "contribution", "ci", "z", "q", "significant", "owner"] {
+        assert!(d0.get(k).is_some(), "driver missing {k}");
+    }
+    assert_eq!(j["metric"], "handoff_rate");
+    assert_eq!(j["period"]["label"], "2026-W46");
+}
