@@ -1,9 +1,223 @@
-//! `baton explain`.
+//! `baton explain`: why did a metric change between two periods.
+//!
+//! Two inputs: handoff events (`--input`, canonical export; `--metric` picks the measure), or
+//! any table with dimension columns and a numerator and a denominator column
+//! (`--numerator --denominator --dims`, periods from `--period-column` or two files
+//! `--input` (after) and `--input-vs` (before)).
+
+use super::common::{format_of, load_config, load_input, redact_url};
+use super::UsageError;
+use crate::config::{Config, SourceFormat};
+use crate::domain::Period;
+use crate::explain::{
+    default_period, explain, explain_table, explain_tables, render_table, Explanation, Metric,
+    TableSpec,
+};
+use crate::metrics::{facts, HandoffRules};
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use polars::prelude::*;
+use std::io::Cursor;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
 
 /// Arguments of `baton explain`.
-#[derive(Debug, clap::Args)]
-pub struct Args {}
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Canonical handoff events, or with --numerator any table: a file (CSV, JSONL, Parquet)
+    /// or an http(s):// or file:// URL. With --input-vs, the table of the period explained.
+    #[arg(long)]
+    pub input: String,
+    /// A generic table of the period compared against (the --input table is the period
+    /// explained).
+    #[arg(long, requires = "numerator", conflicts_with = "period_column")]
+    pub input_vs: Option<String>,
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Period explained: ISO week (2026-W46), date range (2026-11-09..2026-11-16) or
+    /// last-week; a value of --period-column for a generic table. Default: last week, or the
+    /// last full ISO week of the data when it ends earlier.
+    #[arg(long)]
+    pub period: Option<String>,
+    /// Period compared against; default: the one just before --period.
+    #[arg(long)]
+    pub vs: Option<String>,
+    /// handoff_rate (default), avoidable_share, fcr_rate or time_lost_share.
+    #[arg(long)]
+    pub metric: Option<String>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Generic table: the numerator column.
+    #[arg(long, requires = "denominator")]
+    pub numerator: Option<String>,
+    /// Generic table: the denominator column.
+    #[arg(long, requires = "numerator")]
+    pub denominator: Option<String>,
+    /// Generic table: dimension columns, comma-separated.
+    #[arg(long, value_delimiter = ',', requires = "numerator")]
+    pub dims: Vec<String>,
+    /// Generic table: the column naming each row's period.
+    #[arg(long, requires = "numerator")]
+    pub period_column: Option<String>,
+}
 
-pub async fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`baton explain` is not built yet")
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let out = execute(args).await?;
+    print!("{out}");
+    Ok(())
+}
+
+/// Runs the command and returns what it prints.
+pub async fn execute(args: Args) -> anyhow::Result<String> {
+    let cfg = load_config(args.config.as_deref())?;
+    let explanation = if args.numerator.is_some() {
+        generic(&args, &cfg).await?
+    } else {
+        handoffs(&args, &cfg).await?
+    };
+    Ok(match args.format {
+        Format::Json => serde_json::to_string_pretty(&explanation)? + "\n",
+        Format::Table => render_table(&explanation),
+    })
+}
+
+async fn handoffs(args: &Args, cfg: &Config) -> anyhow::Result<Explanation> {
+    let metric: Metric = match &args.metric {
+        Some(m) => m
+            .parse()
+            .map_err(|e: crate::explain::UnknownMetric| UsageError(e.to_string()))?,
+        None => Metric::HandoffRate,
+    };
+    let ingested = load_input(&args.input).await?;
+    ingested.check_threshold(cfg.report.quarantine_threshold)?;
+    let events = ingested.events;
+    let tz = cfg.tz();
+    let now = Utc::now();
+    let period = match &args.period {
+        Some(p) => Period::parse(p, tz, now)?,
+        None => default_period(span(&events)?, tz, now),
+    };
+    let vs = match &args.vs {
+        Some(p) => Period::parse(p, tz, now)?,
+        None => period.previous(),
+    };
+    let facts = facts::build(events.lazy(), &HandoffRules::from_config(cfg))
+        .map_err(|e| anyhow::anyhow!("computing conversation facts: {e}"))?;
+    Ok(explain(facts.conversations, cfg, &period, &vs, metric)?)
+}
+
+/// First and last event of the export.
+fn span(events: &DataFrame) -> anyhow::Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
+    let at = events.column("at")?.cast(&DataType::Int64)?;
+    let at = at.i64()?;
+    Ok(match (at.min(), at.max()) {
+        (Some(a), Some(b)) => DateTime::from_timestamp_micros(a).zip(DateTime::from_timestamp_micros(b)),
+        _ => None,
+    })
+}
+
+async fn generic(args: &Args, cfg: &Config) -> anyhow::Result<Explanation> {
+    if args.metric.is_some() {
+        return Err(UsageError(
+            "--metric names a handoff measure; a generic table is explained as --numerator / --denominator".into(),
+        )
+        .into());
+    }
+    let spec = TableSpec {
+        numerator: args.numerator.clone().unwrap_or_default(),
+        denominator: args.denominator.clone().unwrap_or_default(),
+        dimensions: args.dims.clone(),
+    };
+    if spec.dimensions.is_empty() {
+        return Err(UsageError("--dims needs at least one dimension column".into()).into());
+    }
+    let after = read_table(&args.input).await?;
+    match (&args.input_vs, &args.period_column) {
+        (Some(vs_input), None) => {
+            let before = read_table(vs_input).await?;
+            let name = |s: &str, given: &Option<String>| {
+                given.clone().unwrap_or_else(|| label_of(s))
+            };
+            let labels = (name(vs_input, &args.vs), name(&args.input, &args.period));
+            Ok(explain_tables(
+                before.lazy(),
+                after.lazy(),
+                &spec,
+                (&labels.0, &labels.1),
+                cfg,
+            )?)
+        }
+        (None, Some(column)) => Ok(explain_table(
+            after.lazy(),
+            &spec,
+            column,
+            args.period.as_deref(),
+            args.vs.as_deref(),
+            cfg,
+        )?),
+        _ => Err(UsageError(
+            "a generic table needs its periods: --period-column COL, or two files --input (after) and --input-vs (before)".into(),
+        )
+        .into()),
+    }
+}
+
+/// The file name of a path or URL, to label a period.
+fn label_of(input: &str) -> String {
+    let path = input.split(['?', '#']).next().unwrap_or(input);
+    path.rsplit('/').next().unwrap_or(path).to_string()
+}
+
+/// Reads a generic table from a file or URL, typing columns from their values.
+async fn read_table(input: &str) -> anyhow::Result<DataFrame> {
+    let bytes = if input.starts_with("http://") || input.starts_with("https://") {
+        fetch(input).await?
+    } else {
+        let path = input.strip_prefix("file://").unwrap_or(input);
+        std::fs::read(path).with_context(|| format!("cannot read {path}"))?
+    };
+    let shown = redact_url(input);
+    let df = match format_of(input) {
+        SourceFormat::Csv => CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(None)
+            .into_reader_with_file_handle(Cursor::new(bytes))
+            .finish(),
+        SourceFormat::Parquet => ParquetReader::new(Cursor::new(bytes)).finish(),
+        SourceFormat::Jsonl => JsonReader::new(Cursor::new(bytes))
+            .with_json_format(JsonFormat::JsonLines)
+            .infer_schema_len(None)
+            .finish(),
+    }
+    .map_err(|e| anyhow::anyhow!("cannot read the table {shown}: {e}"))?;
+    Ok(df)
+}
+
+/// Fetches a generic table as it is (canonical event sources go through `crate::source`,
+/// which maps and pages them; a generic table needs neither).
+async fn fetch(url: &str) -> anyhow::Result<Vec<u8>> {
+    let shown = redact_url(url);
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(120))
+        .build()?;
+    // reqwest errors can carry the full URL (with any token in it): report our redacted form.
+    let resp = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot fetch {shown}: {}", e.without_url()))?;
+    let status = resp.status();
+    if !status.is_success() {
+        anyhow::bail!("cannot fetch {shown}: the server answered {status}");
+    }
+    Ok(resp
+        .bytes()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot fetch {shown}: {}", e.without_url()))?
+        .to_vec())
 }

@@ -400,15 +400,20 @@ fn table_core(
     engine::run(&table, &subject, &Policy::from_config(cfg))
 }
 
-/// The period `--period` defaults to: last week in `tz` relative to `now`; but when the data ends
-/// before that week does (an export from the past), the last full ISO week of the data: the
-/// week of the last event if that event falls on the week's Sunday (local), else the week
-/// before it.
-pub fn default_period(last_event: Option<DateTime<Utc>>, tz: Tz, now: DateTime<Utc>) -> Period {
+/// The period `--period` defaults to: last week in `tz` relative to `now` when the data covers
+/// it (its events start before that week and run to its end); otherwise, for an export from
+/// the past (or one that does not reach the end of last week), the last full ISO week of the
+/// data: the week of the last event if that event falls on the week's Sunday (local time), else
+/// the week before it. `span` is the first and last event.
+pub fn default_period(
+    span: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Period {
     let last_week = Period::week_of(now.with_timezone(&tz).date_naive(), tz).previous();
-    match last_event {
-        Some(t) if t < last_week.end_utc() => {
-            let day = t.with_timezone(&tz).date_naive();
+    match span {
+        Some((first, last)) if !(first < last_week.start_utc() && last >= last_week.end_utc()) => {
+            let day = last.with_timezone(&tz).date_naive();
             let week = Period::week_of(day, tz);
             if day.weekday() == Weekday::Sun {
                 week
@@ -435,15 +440,16 @@ mod tests {
         let tz = chrono_tz::UTC;
         // Now: Saturday 2026-11-21 (week 47), so last week is W46.
         let now = Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap();
+        let at = |m: u32, d: u32| Utc.with_ymd_and_hms(2026, m, d, 9, 0, 0).unwrap();
         assert_eq!(default_period(None, tz, now).label(), "2026-W46");
-        // Data running into this week: last week.
-        let recent = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap();
-        assert_eq!(default_period(Some(recent), tz, now).label(), "2026-W46");
+        // Data from October running into this week covers last week: last week.
+        let current = (at(10, 1), at(11, 20));
+        assert_eq!(default_period(Some(current), tz, now).label(), "2026-W46");
         // Data ending on Wednesday 2026-03-11 (W11): W11 is partial, so W10.
-        let old = Utc.with_ymd_and_hms(2026, 3, 11, 9, 0, 0).unwrap();
+        let old = (at(2, 1), at(3, 11));
         assert_eq!(default_period(Some(old), tz, now).label(), "2026-W10");
         // Data ending on Sunday 2026-03-15 (the last day of W11): W11.
-        let sunday = Utc.with_ymd_and_hms(2026, 3, 15, 18, 0, 0).unwrap();
+        let sunday = (at(2, 1), at(3, 15));
         assert_eq!(default_period(Some(sunday), tz, now).label(), "2026-W11");
     }
 }
