@@ -388,8 +388,8 @@ fn table_core(
     let name = spec.name();
     let subject = Subject {
         metric: name.clone(),
-        label: name.clone(),
-        short: name,
+        label: format!("the rate {name}"),
+        short: "rate".into(),
         branches: vec![],
         branch_labels: vec![],
         percent: model == Model::Binomial,

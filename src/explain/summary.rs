@@ -28,20 +28,29 @@ pub(crate) fn amount(x: f64, percent: bool) -> String {
 }
 
 /// A signed value in the unit of the measure: `+3.1` points or `+0.004`.
-pub(crate) fn signed(x: f64, percent: bool) -> String {
-    if percent {
-        format!("{:+.1}", 100.0 * x)
+/// Rounding can leave "-0.0"; a value that shows as zero is shown without a sign.
+fn unsigned_zero(s: String) -> String {
+    if s.trim_start_matches(['+', '-']).chars().all(|c| c == '0' || c == '.') {
+        s.trim_start_matches(['+', '-']).to_string()
     } else {
-        format!("{x:+.3}")
+        s
     }
 }
 
+pub(crate) fn signed(x: f64, percent: bool) -> String {
+    unsigned_zero(if percent {
+        format!("{:+.1}", 100.0 * x)
+    } else {
+        format!("{x:+.3}")
+    })
+}
+
 fn bound(x: f64, percent: bool) -> String {
-    if percent {
+    unsigned_zero(if percent {
         format!("{:.1}", 100.0 * x)
     } else {
         format!("{x:.3}")
-    }
+    })
 }
 
 fn capitalised(s: &str) -> String {

@@ -30,12 +30,13 @@ fn q_text(q: Option<f64>) -> String {
 
 fn drivers_block(
     out: &mut String,
+    dims: &[String],
     drivers: &[Driver],
     other: &BTreeMap<String, f64>,
     percent: bool,
 ) {
     let unit = if percent { " (points)" } else { "" };
-    for dim in other.keys() {
+    for dim in dims.iter().filter(|d| other.contains_key(*d)) {
         let rows: Vec<&Driver> = drivers.iter().filter(|d| &d.dimension == dim).collect();
         let _ = writeln!(out, "  by {dim}");
         let _ = writeln!(
@@ -115,11 +116,11 @@ pub fn render_table(e: &Explanation) -> String {
     );
     let _ = writeln!(
         out,
-        "{} -> {}: {} ({}95 % CI {}), {}; n {:.0} -> {:.0}",
+        "{} -> {}: {}{} (95 % CI {}), {}; n {:.0} -> {:.0}",
         value(Some(e.before), p),
         value(Some(e.after), p),
         signed(e.change, p),
-        if p { "points, " } else { "" },
+        if p { " points" } else { "" },
         interval(e.ci, p),
         if e.significant {
             "beyond noise"
@@ -158,11 +159,11 @@ pub fn render_table(e: &Explanation) -> String {
                 value(Some(b.after), p),
                 signed(b.change, p)
             );
-            drivers_block(&mut out, &b.drivers, &b.other, p);
+            drivers_block(&mut out, &e.dimensions, &b.drivers, &b.other, p);
         }
     } else {
         let _ = writeln!(out);
-        drivers_block(&mut out, &e.drivers, &e.other, p);
+        drivers_block(&mut out, &e.dimensions, &e.drivers, &e.other, p);
     }
     if !e.localised.is_empty() {
         let _ = writeln!(out, "\nWhere it concentrates");

@@ -114,3 +114,46 @@ pub fn config(dims: &[&str]) -> Config {
     cfg.report.dimensions = dims.iter().map(|s| s.to_string()).collect();
     cfg
 }
+
+/// Plain-cell helpers: what the polars aggregation produces, built directly.
+pub mod plain {
+    use baton::config::Config;
+    use baton::domain::Cause;
+    use baton::explain::{PeriodRef, Policy, Subject};
+
+    /// The handoff-rate subject for plain cells with all four branches.
+    pub fn handoff_subject() -> Subject {
+        Subject {
+            metric: "handoff_rate".into(),
+            label: "the handoff rate".into(),
+            short: "handoff rate".into(),
+            branches: Cause::ALL.to_vec(),
+            branch_labels: Cause::ALL.iter().map(|c| format!("{} handoffs", c.as_str())).collect(),
+            percent: true,
+            den_label: "conversations".into(),
+            period: PeriodRef::label("after"),
+            vs: PeriodRef::label("before"),
+        }
+    }
+
+    /// A subject without branches (a generic table).
+    pub fn plain_subject() -> Subject {
+        Subject {
+            metric: "y/x".into(),
+            label: "the rate y/x".into(),
+            short: "rate".into(),
+            branches: vec![],
+            branch_labels: vec![],
+            percent: false,
+            den_label: "rows".into(),
+            period: PeriodRef::label("after"),
+            vs: PeriodRef::label("before"),
+        }
+    }
+
+    pub fn policy(max_drivers: usize) -> Policy {
+        let mut cfg = Config::embedded().unwrap();
+        cfg.explain.max_drivers = max_drivers;
+        Policy::from_config(&cfg)
+    }
+}
