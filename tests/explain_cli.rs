@@ -38,7 +38,14 @@ fn population(w0: u32, w1: u32) -> Vec<Conv> {
     let mut add = |w: u32, team: &str, n: usize, h: usize, cause: Cause| {
         for i in 0..n {
             let k = v.len() as i64;
-            v.push(Conv::new(team, "chat", "general", "a1", (i < h).then_some(cause), in_week(w, k)));
+            v.push(Conv::new(
+                team,
+                "chat",
+                "general",
+                "a1",
+                (i < h).then_some(cause),
+                in_week(w, k),
+            ));
         }
     };
     add(w0, "General Support", 600, 60, Cause::Skill);
@@ -74,10 +81,26 @@ fn handoff_events_from_a_file_with_a_default_period() {
     // full week of the data and is the default, compared with W10.
     let mut convs = population(10, 11);
     let sunday = in_week(11, 0) + chrono::Duration::days(4);
-    convs.push(Conv::new("General Support", "chat", "general", "a1", None, sunday));
+    convs.push(Conv::new(
+        "General Support",
+        "chat",
+        "general",
+        "a1",
+        None,
+        sunday,
+    ));
     let path = dir.path().join("events.csv");
     write_events(&path, &convs);
-    let out = baton(dir.path(), &["explain", "--input", path.to_str().unwrap(), "--format", "json"]);
+    let out = baton(
+        dir.path(),
+        &[
+            "explain",
+            "--input",
+            path.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
     let j = json(&out);
     assert_eq!(j["period"]["label"], "2026-W11");
     assert_eq!(j["vs"]["label"], "2026-W10");
@@ -90,7 +113,10 @@ fn handoff_events_from_a_file_with_a_default_period() {
     assert_eq!(branches.len(), 4);
     let sum: f64 = branches.iter().map(|b| f(&b["change"])).sum();
     assert!((sum - f(&j["change"])).abs() < 1e-12);
-    assert!(j["summary"]["support-operations"].as_str().unwrap().starts_with("Routing handoffs rose"));
+    assert!(j["summary"]["support-operations"]
+        .as_str()
+        .unwrap()
+        .starts_with("Routing handoffs rose"));
 }
 
 #[test]
@@ -98,11 +124,26 @@ fn handoff_events_table_and_explicit_periods() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.csv");
     write_events(&path, &population(45, 46));
-    let args = ["explain", "--input", path.to_str().unwrap(), "--period", "2026-W46", "--vs", "2026-W45"];
+    let args = [
+        "explain",
+        "--input",
+        path.to_str().unwrap(),
+        "--period",
+        "2026-W46",
+        "--vs",
+        "2026-W45",
+    ];
     let out = baton(dir.path(), &args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("Why did handoff_rate change? 2026-W46 vs 2026-W45"), "{text}");
+    assert!(
+        text.contains("Why did handoff_rate change? 2026-W46 vs 2026-W45"),
+        "{text}"
+    );
     assert!(text.contains("22.0 % -> 27.0 %: +5.0"), "{text}");
     assert!(text.contains("everything else"), "{text}");
     assert!(text.contains("For each owner"), "{text}");
@@ -123,9 +164,24 @@ fn handoff_events_table_and_explicit_periods() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected handoff_rate, avoidable_share"));
 
     // Overlapping periods are refused with a suggestion.
-    let out = baton(dir.path(), &["explain", "--input", path.to_str().unwrap(), "--period", "2026-W46", "--vs", "2026-11-12..2026-11-20"]);
+    let out = baton(
+        dir.path(),
+        &[
+            "explain",
+            "--input",
+            path.to_str().unwrap(),
+            "--period",
+            "2026-W46",
+            "--vs",
+            "2026-11-12..2026-11-20",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("overlap"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("overlap"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The worked example as an exported aggregate: one row per week and queue.
@@ -142,7 +198,9 @@ fn check_generic(j: &Value) {
     assert!(j.get("branches").is_none());
     assert!((f(&j["before"]) - 0.22).abs() < EPS && (f(&j["after"]) - 0.27).abs() < EPS);
     let d = &j["drivers"];
-    assert!((f(&driver(d, "queue", "General Support", "mix")["contribution"]) - 0.02175).abs() < EPS);
+    assert!(
+        (f(&driver(d, "queue", "General Support", "mix")["contribution"]) - 0.02175).abs() < EPS
+    );
     let billing_rate = 0.475 * (225.0 / 550.0 - 0.40);
     assert!((f(&driver(d, "queue", "Billing", "rate")["contribution"]) - billing_rate).abs() < EPS);
     // One channel: all of the change is the chat segment's rate (its weight is 1 both weeks).
@@ -150,7 +208,13 @@ fn check_generic(j: &Value) {
     assert!(f(&driver(d, "channel", "chat", "mix")["contribution"]).abs() < EPS);
     // Segments of a dimension plus "everything else" add up to the change.
     for dim in ["queue", "channel"] {
-        let shown: f64 = d.as_array().unwrap().iter().filter(|x| x["dimension"] == dim).map(|x| f(&x["contribution"])).sum();
+        let shown: f64 = d
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["dimension"] == dim)
+            .map(|x| f(&x["contribution"]))
+            .sum();
         assert!((shown + f(&j["other"][dim]) - f(&j["change"])).abs() < 1e-12);
     }
 }
@@ -160,7 +224,21 @@ fn generic_table_with_a_period_column() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rates.csv");
     std::fs::write(&path, TABLE).unwrap();
-    let base = ["explain", "--input", path.to_str().unwrap(), "--numerator", "handed_off", "--denominator", "conversations", "--dims", "queue,channel", "--period-column", "week", "--format", "json"];
+    let base = [
+        "explain",
+        "--input",
+        path.to_str().unwrap(),
+        "--numerator",
+        "handed_off",
+        "--denominator",
+        "conversations",
+        "--dims",
+        "queue,channel",
+        "--period-column",
+        "week",
+        "--format",
+        "json",
+    ];
     // Default: the last two values of the period column.
     let j = json(&baton(dir.path(), &base));
     assert_eq!(j["period"]["label"], "2026-W46");
@@ -173,13 +251,19 @@ fn generic_table_with_a_period_column() {
     let out = baton(dir.path(), &a);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("has no value `2026-W47` (values: 2026-W45, 2026-W46)"), "{err}");
+    assert!(
+        err.contains("has no value `2026-W47` (values: 2026-W45, 2026-W46)"),
+        "{err}"
+    );
 
     // A missing column names the columns found.
     let mut a = base.to_vec();
     a[4] = "handed";
     let err = String::from_utf8_lossy(&baton(dir.path(), &a).stderr).to_string();
-    assert!(err.contains("no column `handed`") && err.contains("week, queue, channel"), "{err}");
+    assert!(
+        err.contains("no column `handed`") && err.contains("week, queue, channel"),
+        "{err}"
+    );
 
     // Text where a number belongs: the column and the count of bad rows, nothing dropped.
     let bad = dir.path().join("bad.csv");
@@ -189,7 +273,10 @@ fn generic_table_with_a_period_column() {
     let out = baton(dir.path(), &a);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("column `handed_off`: 1 rows of the two periods are empty or not numbers"), "{err}");
+    assert!(
+        err.contains("column `handed_off`: 1 rows of the two periods are empty or not numbers"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -208,7 +295,24 @@ fn generic_tables_as_two_files() {
     }
     std::fs::write(dir.path().join("w45.csv"), before).unwrap();
     std::fs::write(dir.path().join("w46.csv"), after).unwrap();
-    let j = json(&baton(dir.path(), &["explain", "--input", "w46.csv", "--input-vs", "w45.csv", "--numerator", "handed_off", "--denominator", "conversations", "--dims", "queue,channel", "--format", "json"]));
+    let j = json(&baton(
+        dir.path(),
+        &[
+            "explain",
+            "--input",
+            "w46.csv",
+            "--input-vs",
+            "w45.csv",
+            "--numerator",
+            "handed_off",
+            "--denominator",
+            "conversations",
+            "--dims",
+            "queue,channel",
+            "--format",
+            "json",
+        ],
+    ));
     assert_eq!(j["period"]["label"], "w46.csv");
     assert_eq!(j["vs"]["label"], "w45.csv");
     check_generic(&j);
@@ -229,7 +333,24 @@ async fn generic_table_over_http() {
     let gone = format!("http://{addr}/gone.csv?token=s3cret");
     let (ok, missing) = tokio::task::spawn_blocking(move || {
         let run = |u: &str| {
-            baton(&d, &["explain", "--input", u, "--numerator", "handed_off", "--denominator", "conversations", "--dims", "queue,channel", "--period-column", "week", "--format", "json"])
+            baton(
+                &d,
+                &[
+                    "explain",
+                    "--input",
+                    u,
+                    "--numerator",
+                    "handed_off",
+                    "--denominator",
+                    "conversations",
+                    "--dims",
+                    "queue,channel",
+                    "--period-column",
+                    "week",
+                    "--format",
+                    "json",
+                ],
+            )
         };
         (run(&url), run(&gone))
     })
@@ -239,5 +360,8 @@ async fn generic_table_over_http() {
     assert_eq!(missing.status.code(), Some(1));
     let err = String::from_utf8_lossy(&missing.stderr);
     assert!(err.contains("404"), "{err}");
-    assert!(!err.contains("s3cret"), "the query string (a token) must not be shown: {err}");
+    assert!(
+        !err.contains("s3cret"),
+        "the query string (a token) must not be shown: {err}"
+    );
 }

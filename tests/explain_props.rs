@@ -58,7 +58,8 @@ fn build(sizes: &[usize], raw: &[RawCell]) -> CellTable {
 fn by_cell(drivers: &[baton::explain::Driver]) -> BTreeMap<(String, String, Effect), f64> {
     let mut m = BTreeMap::new();
     for d in drivers {
-        *m.entry((d.dimension.clone(), d.segment.clone(), d.effect)).or_insert(0.0) += d.contribution;
+        *m.entry((d.dimension.clone(), d.segment.clone(), d.effect))
+            .or_insert(0.0) += d.contribution;
     }
     m
 }
@@ -76,7 +77,12 @@ fn check_reconciles(e: &Explanation, t: &CellTable) {
     assert!((e.change - change).abs() < TOL);
     // Every dimension's segments (all shown: max_drivers is large) add up to the change.
     for dim in &t.dimensions {
-        let s: f64 = e.drivers.iter().filter(|d| &d.dimension == dim).map(|d| d.contribution).sum();
+        let s: f64 = e
+            .drivers
+            .iter()
+            .filter(|d| &d.dimension == dim)
+            .map(|d| d.contribution)
+            .sum();
         assert!((s - change).abs() < TOL, "{dim}: {s} vs {change}");
         assert!(e.other[dim].abs() < TOL);
     }
@@ -86,7 +92,12 @@ fn check_reconciles(e: &Explanation, t: &CellTable) {
     assert!((bsum - change).abs() < TOL, "branches {bsum} vs {change}");
     for b in branches {
         for dim in &t.dimensions {
-            let s: f64 = b.drivers.iter().filter(|d| &d.dimension == dim).map(|d| d.contribution).sum();
+            let s: f64 = b
+                .drivers
+                .iter()
+                .filter(|d| &d.dimension == dim)
+                .map(|d| d.contribution)
+                .sum();
             assert!((s - b.change).abs() < TOL);
         }
     }

@@ -32,7 +32,14 @@ fn population() -> Vec<Conv> {
     let mut add = |w: u32, team: &str, n: usize, h: usize, cause: Cause| {
         for i in 0..n {
             let k = v.len() as i64;
-            v.push(Conv::new(team, "chat", "general", &format!("{team}-agent"), (i < h).then_some(cause), in_week(w, k)));
+            v.push(Conv::new(
+                team,
+                "chat",
+                "general",
+                &format!("{team}-agent"),
+                (i < h).then_some(cause),
+                in_week(w, k),
+            ));
         }
     };
     add(45, "General Support", 600, 60, Cause::Skill);
@@ -76,7 +83,11 @@ fn two_queues_mostly_mix() {
     // Two segments, both shown: nothing is left for "everything else".
     assert!(e.other["team"].abs() < EPS);
     let mix = cell(d, "General Support", Effect::Mix) + cell(d, "Billing", Effect::Mix);
-    assert!((mix / e.change - 0.913636).abs() < 1e-6, "mix share {}", mix / e.change);
+    assert!(
+        (mix / e.change - 0.913636).abs() < 1e-6,
+        "mix share {}",
+        mix / e.change
+    );
 
     // Branches.
     let skill = branch(&e, Cause::Skill);
@@ -86,7 +97,12 @@ fn two_queues_mostly_mix() {
     let routing = branch(&e, Cause::Routing);
     assert!((routing.change - 0.065).abs() < EPS);
     assert!((cell(&routing.drivers, "General Support", Effect::Mix) - 0.028875).abs() < EPS);
-    assert!((cell(&routing.drivers, "Billing", Effect::Mix) - 0.15 * ((0.40 + 225.0 / 550.0) / 2.0 - 0.1925)).abs() < EPS);
+    assert!(
+        (cell(&routing.drivers, "Billing", Effect::Mix)
+            - 0.15 * ((0.40 + 225.0 / 550.0) / 2.0 - 0.1925))
+            .abs()
+            < EPS
+    );
     assert!((cell(&routing.drivers, "Billing", Effect::Rate) - billing_rate).abs() < EPS);
     for c in [Cause::Escalation, Cause::Channel] {
         assert_eq!(branch(&e, c).change, 0.0);
@@ -99,30 +115,73 @@ fn two_queues_mostly_mix() {
     assert!((e.z.unwrap() - 0.05 / (0.245f64 * 0.755 * 0.002).sqrt()).abs() < 1e-9);
     assert!(e.significant);
     // Billing's rate edge (160/400 -> 225/550) is noise: z = 0.0091 / 0.0322 = 0.28.
-    let br = routing.drivers.iter().find(|x| x.segment == "Billing" && x.effect == Effect::Rate).unwrap();
+    let br = routing
+        .drivers
+        .iter()
+        .find(|x| x.segment == "Billing" && x.effect == Effect::Rate)
+        .unwrap();
     assert!(!br.significant, "{br:?}");
     // The shift of volume to Billing in the routing branch is a driver: Δw = 0.15 with
     // se(Δw) = sqrt(.4*.6/1000 + .55*.45/1000) = 0.0221, z about 6.8.
-    let bm = routing.drivers.iter().find(|x| x.segment == "Billing" && x.effect == Effect::Mix).unwrap();
+    let bm = routing
+        .drivers
+        .iter()
+        .find(|x| x.segment == "Billing" && x.effect == Effect::Mix)
+        .unwrap();
     assert!(bm.significant && bm.z.unwrap() > 5.0, "{bm:?}");
     assert_eq!(bm.owner.as_ref().unwrap().as_str(), "support-operations");
 
     // The mix owner hears about it; the Billing lead too (a team cell).
-    assert!(e.pushes().iter().any(|p| p.owner.email == "support-ops@example.com" && p.segment == "Billing" && p.effect == Effect::Mix));
-    assert!(e.pushes().iter().any(|p| p.owner.email == "billing-lead@example.com"));
+    assert!(e
+        .pushes()
+        .iter()
+        .any(|p| p.owner.email == "support-ops@example.com"
+            && p.segment == "Billing"
+            && p.effect == Effect::Mix));
+    assert!(e
+        .pushes()
+        .iter()
+        .any(|p| p.owner.email == "billing-lead@example.com"));
     assert!(e.pushes().iter().all(|p| p.q < 0.05));
     let s = &e.summary()["support-operations"];
-    assert!(s.starts_with("Routing handoffs rose 6.5 points (95 % CI"), "{s}");
+    assert!(
+        s.starts_with("Routing handoffs rose 6.5 points (95 % CI"),
+        "{s}"
+    );
     // Its largest push is Billing's mix: 0.0318068 / 0.065 = 49 %.
-    assert!(s.contains(": 49 % of it is more volume from team Billing, which runs above average."), "{s}");
+    assert!(
+        s.contains(": 49 % of it is more volume from team Billing, which runs above average."),
+        "{s}"
+    );
 
     // The JSON carries the stable names.
     let j = serde_json::to_value(&e).unwrap();
-    for k in ["metric", "period", "vs", "before", "after", "change", "branches", "localised", "pushes", "summary"] {
+    for k in [
+        "metric",
+        "period",
+        "vs",
+        "before",
+        "after",
+        "change",
+        "branches",
+        "localised",
+        "pushes",
+        "summary",
+    ] {
         assert!(j.get(k).is_some(), "missing {k}");
     }
     let d0 = &j["branches"][0]["drivers"][0];
-    for k in ["dimension", "segment", "effect", "contribution", "ci", "z", "q", "significant", "owner"] {
+    for k in [
+        "dimension",
+        "segment",
+        "effect",
+        "contribution",
+        "ci",
+        "z",
+        "q",
+        "significant",
+        "owner",
+    ] {
         assert!(d0.get(k).is_some(), "driver missing {k}");
     }
     assert_eq!(j["metric"], "handoff_rate");

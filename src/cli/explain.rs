@@ -116,7 +116,9 @@ fn span(events: &DataFrame) -> anyhow::Result<Option<(DateTime<Utc>, DateTime<Ut
     let at = events.column("at")?.cast(&DataType::Int64)?;
     let at = at.i64()?;
     Ok(match (at.min(), at.max()) {
-        (Some(a), Some(b)) => DateTime::from_timestamp_micros(a).zip(DateTime::from_timestamp_micros(b)),
+        (Some(a), Some(b)) => {
+            DateTime::from_timestamp_micros(a).zip(DateTime::from_timestamp_micros(b))
+        }
         _ => None,
     })
 }

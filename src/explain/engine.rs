@@ -253,7 +253,7 @@ pub fn run(
                 .zip(&found.keys)
                 .map(|(&d, v)| (table.dimensions[d].clone(), v.clone()))
                 .collect();
-            if let Some(pair) = tested_cells(
+            if let Some(mut pair) = tested_cells(
                 table,
                 policy,
                 s,
@@ -264,6 +264,16 @@ pub fn run(
                 (None, None),
                 (&t0, &t1),
             ) {
+                // A combination is the best of many searched: correct its p-value for the
+                // choice. A single segment is the same test as its driver row.
+                if found.dims.len() > 1 {
+                    for c in &mut pair {
+                        c.assess.p = c
+                            .assess
+                            .p
+                            .map(|p| (p * found.searched.max(1) as f64).min(1.0));
+                    }
+                }
                 all.extend(pair);
             }
             locals.push(LocalCell { series: s, found });

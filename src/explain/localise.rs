@@ -35,6 +35,9 @@ pub struct Found {
     pub keys: Vec<String>,
     pub explanatory_power: f64,
     pub surprise: f64,
+    /// Multi-dimension cells the search could have picked: a cell of two or more dimensions is
+    /// the best of this many, so its test is corrected for the choice (Bonferroni).
+    pub searched: usize,
     pub before: Counts,
     pub after: Counts,
 }
@@ -118,6 +121,12 @@ pub fn localise(table: &CellTable, s: usize, min_units: f64) -> Vec<Found> {
                 }
             }
         }
+        let searched = layers
+            .iter()
+            .filter(|l| l.dims.len() > 1)
+            .flat_map(|l| l.cells.iter())
+            .filter(|(_, b, a)| power(b, a).is_some())
+            .count();
         let Some(mut cur) = best else { break };
         if cur.2 < MIN_GAIN {
             break;
@@ -177,6 +186,7 @@ pub fn localise(table: &CellTable, s: usize, min_units: f64) -> Vec<Found> {
             keys,
             explanatory_power: cur.2,
             surprise,
+            searched,
             before: full_b,
             after: full_a,
         });

@@ -30,7 +30,10 @@ pub(crate) fn amount(x: f64, percent: bool) -> String {
 /// A signed value in the unit of the measure: `+3.1` points or `+0.004`.
 /// Rounding can leave "-0.0"; a value that shows as zero is shown without a sign.
 fn unsigned_zero(s: String) -> String {
-    if s.trim_start_matches(['+', '-']).chars().all(|c| c == '0' || c == '.') {
+    if s.trim_start_matches(['+', '-'])
+        .chars()
+        .all(|c| c == '0' || c == '.')
+    {
         s.trim_start_matches(['+', '-']).to_string()
     } else {
         s

@@ -23,7 +23,14 @@ pub struct Conv {
 }
 
 impl Conv {
-    pub fn new(team: &str, channel: &str, topic: &str, agent: &str, handoff: Option<Cause>, at: DateTime<Utc>) -> Conv {
+    pub fn new(
+        team: &str,
+        channel: &str,
+        topic: &str,
+        agent: &str,
+        handoff: Option<Cause>,
+        at: DateTime<Utc>,
+    ) -> Conv {
         Conv {
             team: team.into(),
             channel: channel.into(),
@@ -83,7 +90,10 @@ pub fn frame(convs: &[Conv]) -> DataFrame {
     }
     let raw = rows_to_frame(&rows).expect("frame");
     let ingested = normalise(raw, &Default::default(), None).expect("valid events");
-    assert!(ingested.quarantine.is_empty(), "test events must all be valid");
+    assert!(
+        ingested.quarantine.is_empty(),
+        "test events must all be valid"
+    );
     ingested.events
 }
 
@@ -128,7 +138,10 @@ pub mod plain {
             label: "the handoff rate".into(),
             short: "handoff rate".into(),
             branches: Cause::ALL.to_vec(),
-            branch_labels: Cause::ALL.iter().map(|c| format!("{} handoffs", c.as_str())).collect(),
+            branch_labels: Cause::ALL
+                .iter()
+                .map(|c| format!("{} handoffs", c.as_str()))
+                .collect(),
             percent: true,
             den_label: "conversations".into(),
             period: PeriodRef::label("after"),
