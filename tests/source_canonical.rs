@@ -69,7 +69,7 @@ fn check_fixture(ing: &baton::ingest::Ingested) {
     assert_eq!(by, vec![("skill".to_string(), 1)]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_500_then_success_is_retried_once_and_counts_nothing_twice() {
     let hits = Arc::new(AtomicUsize::new(0));
     let h = hits.clone();
@@ -90,15 +90,20 @@ async fn a_500_then_success_is_retried_once_and_counts_nothing_twice() {
     let src = fast(SourceConfig::canonical(&format!(
         "http://{addr}/exports/events.csv"
     )));
-    let got = pull_with_stats("helpdesk", &src, &PullWindow::everything(), &PullOptions::default())
-        .await
-        .unwrap();
+    let got = pull_with_stats(
+        "helpdesk",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap();
     check_fixture(&got.ingested);
     assert_eq!(hits.load(Ordering::SeqCst), 2);
     assert_eq!((got.stats.requests, got.stats.retries), (2, 1));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_with_retry_after_waits_that_long() {
     let hits = Arc::new(AtomicUsize::new(0));
     let h = hits.clone();
@@ -119,14 +124,21 @@ async fn a_429_with_retry_after_waits_that_long() {
         }),
     );
     let addr = serve(app).await;
-    let mut src = fast(SourceConfig::canonical(&format!("http://{addr}/events.csv")));
+    let mut src = fast(SourceConfig::canonical(&format!(
+        "http://{addr}/events.csv"
+    )));
     // A backoff of 5 s would make the test slow: the wait must come from Retry-After (1 s).
     src.backoff_base_ms = 5000;
     src.backoff_max_secs = 5;
     let t0 = Instant::now();
-    let got = pull_with_stats("helpdesk", &src, &PullWindow::everything(), &PullOptions::default())
-        .await
-        .unwrap();
+    let got = pull_with_stats(
+        "helpdesk",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap();
     let took = t0.elapsed();
     assert!(took >= Duration::from_millis(950), "waited only {took:?}");
     assert!(took < Duration::from_millis(3000), "waited {took:?}");
@@ -135,7 +147,7 @@ async fn a_429_with_retry_after_waits_that_long() {
     assert_eq!(got.stats.retries, 0);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_401_fails_at_once_with_the_url_but_no_secret() {
     let hits = Arc::new(AtomicUsize::new(0));
     let h = hits.clone();
@@ -151,7 +163,10 @@ async fn a_401_fails_at_once_with_the_url_but_no_secret() {
                     .get("authorization")
                     .map(|v| v.to_str().unwrap().to_string())
                     .unwrap_or_default();
-                (StatusCode::UNAUTHORIZED, format!("Couldn't authenticate you ({auth})"))
+                (
+                    StatusCode::UNAUTHORIZED,
+                    format!("Couldn't authenticate you ({auth})"),
+                )
             }
         }),
     );
@@ -166,13 +181,27 @@ async fn a_401_fails_at_once_with_the_url_but_no_secret() {
         secret_env: Some("BATON_TEST_CANONICAL_TOKEN".into()),
         secret_file: None,
     });
-    let err = pull("helpdesk", &src, &PullWindow::everything(), &PullOptions::default())
-        .await
-        .unwrap_err();
+    let err = pull(
+        "helpdesk",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, SourceError::Status { status: 401, .. }), "{err:?}");
-    assert!(msg.contains(&format!("http://{addr}/private/events.csv")), "{msg}");
-    assert!(msg.contains("401") && msg.contains("Couldn't authenticate you"), "{msg}");
+    assert!(
+        matches!(err, SourceError::Status { status: 401, .. }),
+        "{err:?}"
+    );
+    assert!(
+        msg.contains(&format!("http://{addr}/private/events.csv")),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("401") && msg.contains("Couldn't authenticate you"),
+        "{msg}"
+    );
     assert!(!msg.contains("tok-Zq81-very-secret"), "{msg}");
     assert!(!msg.contains("query-secret-77"), "{msg}");
     assert!(!format!("{err:?}").contains("tok-Zq81-very-secret"));
@@ -180,7 +209,7 @@ async fn a_401_fails_at_once_with_the_url_but_no_secret() {
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persistent_5xx_gives_up_after_max_retries() {
     let hits = Arc::new(AtomicUsize::new(0));
     let h = hits.clone();
@@ -195,11 +224,18 @@ async fn persistent_5xx_gives_up_after_max_retries() {
         }),
     );
     let addr = serve(app).await;
-    let mut src = fast(SourceConfig::canonical(&format!("http://{addr}/events.csv")));
+    let mut src = fast(SourceConfig::canonical(&format!(
+        "http://{addr}/events.csv"
+    )));
     src.max_retries = 2;
-    let err = pull("helpdesk", &src, &PullWindow::everything(), &PullOptions::default())
-        .await
-        .unwrap_err();
+    let err = pull(
+        "helpdesk",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap_err();
     // 1 try + 2 retries.
     assert_eq!(hits.load(Ordering::SeqCst), 3);
     match err {
@@ -211,7 +247,7 @@ async fn persistent_5xx_gives_up_after_max_retries() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timeout_is_retried() {
     let hits = Arc::new(AtomicUsize::new(0));
     let h = hits.clone();
@@ -228,15 +264,22 @@ async fn a_timeout_is_retried() {
         }),
     );
     let addr = serve(app).await;
-    let src = fast(SourceConfig::canonical(&format!("http://{addr}/events.csv")));
-    let got = pull_with_stats("helpdesk", &src, &PullWindow::everything(), &PullOptions::default())
-        .await
-        .unwrap();
+    let src = fast(SourceConfig::canonical(&format!(
+        "http://{addr}/events.csv"
+    )));
+    let got = pull_with_stats(
+        "helpdesk",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap();
     check_fixture(&got.ingested);
     assert_eq!(got.stats.retries, 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_urls_and_extensions_pick_the_reader() {
     let dir = tempfile::tempdir().unwrap();
     // The same events as JSON Lines, with the customer's own column names mapped in config.
@@ -260,10 +303,16 @@ async fn file_urls_and_extensions_pick_the_reader() {
     let path = dir.path().join("events.jsonl");
     std::fs::write(&path, jsonl).unwrap();
     let mut src = SourceConfig::canonical(&format!("file://{}", path.display()));
-    src.columns.insert("ticket".into(), "conversation_id".into());
-    let ing = pull("local", &src, &PullWindow::everything(), &PullOptions::default())
-        .await
-        .unwrap();
+    src.columns
+        .insert("ticket".into(), "conversation_id".into());
+    let ing = pull(
+        "local",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap();
     let mut want: Vec<String> = expected_lines().iter().map(|s| s.to_string()).collect();
     want[0] = "c1|2026-03-02T09:00:00Z|created|||human||chat||".into();
     assert_eq!(lines(&ing.events), want);
@@ -280,20 +329,33 @@ async fn file_urls_and_extensions_pick_the_reader() {
     let app = Router::new().route("/x/events.parquet", get(move || async move { pq.clone() }));
     let addr = serve(app).await;
     let src = SourceConfig::canonical(&format!("http://{addr}/x/events.parquet"));
-    let ing = pull("pq", &src, &PullWindow::everything(), &PullOptions::default())
-        .await
-        .unwrap();
+    let ing = pull(
+        "pq",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(lines(&ing.events), want);
 
     // A missing file names the path.
     let src = SourceConfig::canonical("file:///nonexistent/baton/events.csv");
-    let err = pull("local", &src, &PullWindow::everything(), &PullOptions::default())
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("/nonexistent/baton/events.csv"), "{err}");
+    let err = pull(
+        "local",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("/nonexistent/baton/events.csv"),
+        "{err}"
+    );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cached_export_is_not_downloaded_again_when_unchanged() {
     let full = Arc::new(AtomicUsize::new(0));
     let f = full.clone();
@@ -318,7 +380,9 @@ async fn a_cached_export_is_not_downloaded_again_when_unchanged() {
         cache_dir: Some(dir.path().to_path_buf()),
         progress: false,
     };
-    let src = fast(SourceConfig::canonical(&format!("http://{addr}/events.csv")));
+    let src = fast(SourceConfig::canonical(&format!(
+        "http://{addr}/events.csv"
+    )));
     let first = pull_with_stats("helpdesk", &src, &PullWindow::everything(), &opts)
         .await
         .unwrap();

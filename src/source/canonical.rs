@@ -7,7 +7,9 @@ use super::http::{Fetcher, Request};
 use super::SourceError;
 use crate::config::{SourceConfig, SourceFormat};
 use crate::ingest::{read_canonical, Ingested};
-use reqwest::header::{HeaderValue, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use reqwest::header::{
+    HeaderValue, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+};
 use reqwest::{StatusCode, Url};
 
 pub async fn pull(
@@ -29,9 +31,6 @@ pub async fn pull(
     } else {
         fetch(fetcher, cache, url.clone()).await?
     };
-    fetcher
-        .progress
-        .page(&fetcher.redactor.url(&url), bytes.len() as u64, false);
     let format = src
         .format
         .or_else(|| format_from_path(url.path()))
@@ -48,6 +47,11 @@ pub async fn pull(
         name: name.to_string(),
         message: format!("reading the export panicked: {e}"),
     })??;
+    fetcher.progress.page(
+        &fetcher.redactor.url(&url),
+        ingested.total_rows() as u64,
+        false,
+    );
     Ok(ingested)
 }
 
@@ -73,7 +77,10 @@ async fn fetch(
     let cached = cache.get("export", &key);
     let mut req = Request::get(url);
     if let Some((_, meta)) = &cached {
-        for (field, header) in [("etag", IF_NONE_MATCH), ("last_modified", IF_MODIFIED_SINCE)] {
+        for (field, header) in [
+            ("etag", IF_NONE_MATCH),
+            ("last_modified", IF_MODIFIED_SINCE),
+        ] {
             if let Some(v) = meta.get(field).and_then(|v| v.as_str()) {
                 if let Ok(v) = HeaderValue::from_str(v) {
                     req = req.header(header, v);

@@ -233,7 +233,9 @@ impl Fetcher {
                         });
                     }
                     let _ = bytes;
-                    self.counters.rate_limit_waits.fetch_add(1, Ordering::Relaxed);
+                    self.counters
+                        .rate_limit_waits
+                        .fetch_add(1, Ordering::Relaxed);
                     self.progress.rate_limited(&what, wait, basis);
                     tokio::time::sleep(wait).await;
                     continue;
@@ -380,7 +382,10 @@ pub fn rate_limit_wait(headers: &HeaderMap, now: SystemTime) -> Option<(Duration
                         .duration_since(UNIX_EPOCH)
                         .unwrap_or_default()
                         .as_secs_f64();
-                    return Some((Duration::from_secs_f64((n - now_s).max(0.0)), "reset header"));
+                    return Some((
+                        Duration::from_secs_f64((n - now_s).max(0.0)),
+                        "reset header",
+                    ));
                 }
                 return Some((Duration::from_secs_f64(n), "reset header"));
             }

@@ -73,7 +73,10 @@ impl Progress {
 
     pub fn retrying(&self, request: &str, why: &str, wait: Duration, attempt: u32) {
         if let Some(bar) = &self.bar {
-            bar.set_message(format!("retry {attempt} in {:.1} s: {why}", wait.as_secs_f64()));
+            bar.set_message(format!(
+                "retry {attempt} in {:.1} s: {why}",
+                wait.as_secs_f64()
+            ));
         }
         tracing::warn!(
             source = %self.name,
