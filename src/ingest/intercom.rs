@@ -146,8 +146,18 @@ fn conversation(conv: &Value, mapping: &Mapping, names: &Names, out: &mut Vendor
 
     let mut st = State::default();
     // The opening message (the conversation's `source`) is its first message.
-    if let Some(author) = source.and_then(|s| s.get("author")).filter(|a| a.is_object()) {
-        message(&mut st, row(created_at, EventKind::Message), author, mapping, names, out);
+    if let Some(author) = source
+        .and_then(|s| s.get("author"))
+        .filter(|a| a.is_object())
+    {
+        message(
+            &mut st,
+            row(created_at, EventKind::Message),
+            author,
+            mapping,
+            names,
+            out,
+        );
     }
 
     let mut parts: Vec<&Value> = match conv
@@ -197,7 +207,15 @@ fn conversation(conv: &Value, mapping: &Mapping, names: &Names, out: &mut Vendor
             }
         }
         if is_assign {
-            assignment(&mut st, row(at, EventKind::Assigned), p, actor, mapping, names, out);
+            assignment(
+                &mut st,
+                row(at, EventKind::Assigned),
+                p,
+                actor,
+                mapping,
+                names,
+                out,
+            );
         }
         if is_comment {
             if let Some(a) = author {

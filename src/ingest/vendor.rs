@@ -141,7 +141,12 @@ pub fn channel(vendor: &str) -> Option<String> {
         "mail" | "email" | "e_mail" => "email",
         "chat" | "chat_transcript" | "native_messaging" | "messaging" | "conversation"
         | "messenger" | "web_messenger" => "chat",
-        "voice" | "phone" | "phone_call" | "call" | "talk" | "phone_call_inbound"
+        "voice"
+        | "phone"
+        | "phone_call"
+        | "call"
+        | "talk"
+        | "phone_call_inbound"
         | "phone_call_outbound" => "phone",
         "sms" | "text" => "sms",
         "whatsapp" | "facebook" | "twitter" | "instagram" | "line" | "wechat" | "telegram"

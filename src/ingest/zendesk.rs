@@ -273,9 +273,8 @@ impl<'a> Audit<'a> {
                         }
                         _ => {
                             let before: BTreeSet<String> = strings(prev).into_iter().collect();
-                            self.added_tags.extend(
-                                strings(value).into_iter().filter(|t| !before.contains(t)),
-                            );
+                            self.added_tags
+                                .extend(strings(value).into_iter().filter(|t| !before.contains(t)));
                         }
                     }
                 }
@@ -319,10 +318,7 @@ impl<'a> Audit<'a> {
             .prev_status
             .as_deref()
             .is_some_and(|s| resolved_states.contains(&s));
-        let now_done = self
-            .status
-            .as_deref()
-            .map(|s| resolved_states.contains(&s));
+        let now_done = self.status.as_deref().map(|s| resolved_states.contains(&s));
 
         if self.created {
             let mut r = self.row(EventKind::Created);
@@ -478,9 +474,18 @@ fn created_channel(via: &str) -> Option<String> {
 }
 
 fn is_automation(via: &str) -> bool {
-    ["rule", "system", "automation", "trigger", "closed_ticket", "closed ticket", "merge", "sla"]
-        .iter()
-        .any(|k| via.contains(k))
+    [
+        "rule",
+        "system",
+        "automation",
+        "trigger",
+        "closed_ticket",
+        "closed ticket",
+        "merge",
+        "sla",
+    ]
+    .iter()
+    .any(|k| via.contains(k))
 }
 
 fn is_ai_via(via: &str) -> bool {
@@ -510,7 +515,9 @@ fn author_kind(
     if mapping.is_ai(author) || via.is_some_and(is_ai_via) {
         return Author::Ai;
     }
-    let role = author.and_then(|a| names.users.get(a)).and_then(|u| u.role.as_deref());
+    let role = author
+        .and_then(|a| names.users.get(a))
+        .and_then(|u| u.role.as_deref());
     match role {
         Some("end-user") | Some("end_user") | Some("enduser") => Author::Customer,
         Some(_) => Author::Agent,

@@ -14,13 +14,15 @@ pub struct Cache {
     source: String,
 }
 
-/// One saved page of a stream: its body, the cursor of the page after it, and whether the
-/// vendor said the stream ended there.
+/// One saved page of a stream: its body, the vendor's cursor of the page after it (null when
+/// the vendor has none), whether the pull stopped there, and whether the window needs nothing
+/// after it (then a rerun sends no request at all).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SavedPage {
     pub key: String,
     pub next: serde_json::Value,
     pub done: bool,
+    pub complete: bool,
     pub body: serde_json::Value,
 }
 
@@ -39,10 +41,6 @@ impl Cache {
             root: dir.map(|d| d.join(file_name(source))),
             source: source.to_string(),
         }
-    }
-
-    pub fn enabled(&self) -> bool {
-        self.root.is_some()
     }
 
     fn path(&self, ns: &str, key: &str, ext: &str) -> Option<PathBuf> {
@@ -123,12 +121,14 @@ impl Journal {
         &mut self,
         next: serde_json::Value,
         done: bool,
+        complete: bool,
         body: serde_json::Value,
     ) -> Result<(), SourceError> {
         let page = SavedPage {
             key: self.key.clone(),
             next,
             done,
+            complete,
             body,
         };
         if let Some(dir) = &self.dir {
@@ -136,16 +136,6 @@ impl Journal {
             write_atomic(&self.source, &dir.join(page_file(self.pages.len())), &bytes)?;
         }
         self.pages.push(page);
-        Ok(())
-    }
-
-    /// Forgets the last page (an open-ended stream's tail is pulled again on the next run).
-    pub fn pop_tail(&mut self) -> Result<(), SourceError> {
-        if self.pages.pop().is_some() {
-            if let Some(dir) = &self.dir {
-                let _ = std::fs::remove_file(dir.join(page_file(self.pages.len())));
-            }
-        }
         Ok(())
     }
 }
@@ -208,10 +198,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = Cache::new(Some(dir.path()), "zd");
         let mut j = cache.journal("events", "start=0");
-        j.append(serde_json::json!(10), false, serde_json::json!({"a": 1}))
-            .unwrap();
-        j.append(serde_json::json!(20), false, serde_json::json!({"a": 2}))
-            .unwrap();
+        j.append(
+            serde_json::json!(10),
+            false,
+            false,
+            serde_json::json!({"a": 1}),
+        )
+        .unwrap();
+        j.append(
+            serde_json::json!(20),
+            false,
+            false,
+            serde_json::json!({"a": 2}),
+        )
+        .unwrap();
         assert_eq!(cache.journal("events", "start=0").pages.len(), 2);
         // Another stream key sees nothing.
         assert_eq!(cache.journal("events", "start=5").pages.len(), 0);

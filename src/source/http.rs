@@ -145,6 +145,8 @@ pub struct Fetcher {
     pub redactor: Redactor,
     pub counters: Arc<Counters>,
     pub progress: Progress,
+    /// At most `concurrency` requests of this source in flight, however many tasks send them.
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl Fetcher {
@@ -174,6 +176,7 @@ impl Fetcher {
             redactor: Redactor::new(secrets),
             counters: Arc::new(Counters::default()),
             progress,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(src.concurrency.max(1))),
         })
     }
 
@@ -185,6 +188,16 @@ impl Fetcher {
 
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// GETs or POSTs JSON: the body must parse (a truncated body is retried).
+    pub async fn json(&self, req: &Request) -> Result<serde_json::Value, SourceError> {
+        let resp = self
+            .send(req, |b| {
+                serde_json::from_slice::<serde_json::Value>(b).map_err(|e| format!("not JSON: {e}"))
+            })
+            .await?;
+        Ok(resp.body)
     }
 
     /// Sends `req` until it succeeds, honouring rate limits and retrying transient failures.
@@ -303,6 +316,12 @@ impl Fetcher {
 
     /// One try: the status, headers and whole body, or why the exchange failed (transient).
     async fn attempt(&self, req: &Request) -> Result<(StatusCode, HeaderMap, Vec<u8>), String> {
+        // Held for the exchange only, not during waits between retries.
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .map_err(|_| "the pull was cancelled".to_string())?;
         let mut b = self.client.request(req.method.clone(), req.url.clone());
         for (k, v) in self.default_headers.iter().chain(req.headers.iter()) {
             b = b.header(k.clone(), v.clone());
