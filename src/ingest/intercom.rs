@@ -114,9 +114,10 @@ struct State {
     ai_owner: bool,
     closed: bool,
     saw_close: bool,
-    /// When the AI agent last spoke, and the first human admin part after that.
+    /// When the AI agent last spoke, and the first human admin part after that (with its
+    /// index in the output, where a handover the parts do not show is put).
     last_ai_at: Option<DateTime<Utc>>,
-    first_human_after_ai: Option<DateTime<Utc>>,
+    first_human_after_ai: Option<(DateTime<Utc>, usize)>,
 }
 
 fn conversation(conv: &Value, mapping: &Mapping, names: &Names, out: &mut VendorEvents) {
@@ -245,16 +246,19 @@ fn conversation(conv: &Value, mapping: &Mapping, names: &Names, out: &mut Vendor
         if AI_HANDOVER.contains(&rs.as_str()) && st.ai_owner {
             let admin = id(conv.get("admin_assignee_id")).filter(|a| a != "0");
             let team = id(conv.get("team_assignee_id")).filter(|t| t != "0");
-            let at = st.first_human_after_ai.or(st.last_ai_at);
+            // Just before the first human reply after the AI, else after the AI's last word.
+            let at = st
+                .first_human_after_ai
+                .or(st.last_ai_at.map(|t| (t, out.rows.len())));
             match (at, admin.is_some() || team.is_some()) {
-                (Some(at), true) => {
+                (Some((at, index)), true) => {
                     let mut r = row(at, EventKind::Assigned);
                     r.agent = admin.as_deref().map(|a| names.admin(a));
                     r.team = team.as_deref().map(|t| names.team(t));
                     r.owner_kind = Some(OwnerKind::Human);
                     r.actor = Some(Actor::Ai);
                     st.ai_owner = false;
-                    out.rows.push(r);
+                    out.rows.insert(index, r);
                 }
                 _ => out.ignored("intercom AI handover without an assignee"),
             }
@@ -293,12 +297,14 @@ fn is_ai_author(author: &Value, mapping: &Mapping) -> bool {
         || mapping.is_ai(id(author.get("id")).as_deref())
 }
 
+/// Assignment rules (`default_assignment`), away mode and workflows are automation; the AI
+/// agent (or another bot) is `ai`; people are `human`.
 fn actor_of(pt: &str, author: Option<&Value>, mapping: &Mapping) -> Actor {
     match author {
-        Some(a) if is_ai_author(a, mapping) => Actor::Ai,
         _ if pt.contains("default") || pt.contains("away_mode") || pt.contains("workflow") => {
             Actor::Automation
         }
+        Some(a) if is_ai_author(a, mapping) => Actor::Ai,
         _ => Actor::Human,
     }
 }
@@ -347,7 +353,7 @@ fn message(
                 .unwrap_or_else(|| "(unknown admin)".into()),
         );
         if st.ai_owner && st.first_human_after_ai.is_none() {
-            st.first_human_after_ai = Some(r.at);
+            st.first_human_after_ai = Some((r.at, out.rows.len()));
         }
     }
     r.author = Some(who);
@@ -392,7 +398,7 @@ fn assignment(
     r.owner_kind = Some(if ai { OwnerKind::Ai } else { OwnerKind::Human });
     r.actor = Some(actor);
     if st.ai_owner && !ai && st.first_human_after_ai.is_none() {
-        st.first_human_after_ai = Some(r.at);
+        st.first_human_after_ai = Some((r.at, out.rows.len()));
     }
     st.admin = admin;
     st.team = team;
