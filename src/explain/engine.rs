@@ -541,14 +541,23 @@ fn summarise(
             percent,
         }
     };
-    // The owner's largest push in this series, in the direction of its change.
+    // The owner's largest push in this series, in the direction of its change; a localised
+    // combination (the most specific answer) wins if it carries at least 80 % of that.
     let top = |email: &str, branch: Option<Cause>, change: f64| {
-        pushes.iter().find(|p| {
-            p.owner.email == email
-                && p.branch == branch
-                && p.role != super::explanation::Role::TeamLead
-                && p.change * change > 0.0
-        })
+        let mine: Vec<&Push> = pushes
+            .iter()
+            .filter(|p| {
+                p.owner.email == email
+                    && p.branch == branch
+                    && p.role != super::explanation::Role::TeamLead
+                    && p.change * change > 0.0
+            })
+            .collect();
+        let best = mine.first().copied()?;
+        mine.iter()
+            .copied()
+            .find(|p| p.cells.len() > 1 && p.change.abs() >= 0.8 * best.change.abs())
+            .or(Some(best))
     };
     let mut covered: Vec<String> = Vec::new();
     for (i, &cause) in subject.branches.iter().enumerate() {
