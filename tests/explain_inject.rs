@@ -118,6 +118,11 @@ fn misrouted_billing_on_general_support() {
     let s = &e.summary()["support-operations"];
     assert!(s.starts_with("Routing handoffs rose"), "{s}");
     assert!(s.contains("topic billing landing on General Support first"), "{s}");
+    let lead = &e.summary()["general-support-lead"];
+    assert!(lead.starts_with("Team General Support: conversations landing on General Support first added"), "{lead}");
+    assert!(lead.contains("points to routing handoffs (95 % CI"), "{lead}");
+    // Branches within noise are not localised (searching noise finds noise).
+    assert!(e.localised.iter().all(|l| l.cause.is_none() || l.cause == Some(Cause::Routing)), "{:?}", e.localised);
     assert!(e.pushes().iter().any(|p| p.owner.email == "gs-lead@example.com"
         && p.role == Role::TeamLead
         && p.branch == Some(Cause::Routing)

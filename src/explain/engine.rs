@@ -244,7 +244,8 @@ pub fn run(
 
     // Localisation of every series, re-expressed as the cell against the rest.
     let mut locals: Vec<LocalCell> = Vec::new();
-    for s in 0..table.series {
+    // Only a change beyond noise is worth localising: searching noise finds noise.
+    for s in (0..table.series).filter(|&s| heads[s].significant) {
         for found in localise::localise(table, s, policy.min_segment_size) {
             let k = locals.len();
             let cells: Vec<(String, String)> = found

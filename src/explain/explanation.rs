@@ -113,7 +113,8 @@ pub struct EffectTest {
     pub significant: bool,
 }
 
-/// A combination of dimension values where the change concentrates.
+/// A combination of dimension values where the change concentrates. Cells are listed in the
+/// order found; each one's numbers are net of the cells listed before it (of the same cause).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Localised {
     /// The branch localised; null for the measure as a whole.

@@ -27,7 +27,8 @@ pub const ENOUGH: f64 = 0.9;
 pub const MIN_GAIN: f64 = 0.1;
 pub const MAX_CELLS: usize = 3;
 
-/// A cell found, with its full sums in each period.
+/// A cell found, with its sums in each period net of the cells found before it (so a second
+/// cell overlapping the first is tested on what it adds).
 #[derive(Debug, Clone)]
 pub struct Found {
     /// Dimension indices and the value of each.
@@ -163,32 +164,27 @@ pub fn localise(table: &CellTable, s: usize, min_units: f64) -> Vec<Found> {
         }
         let dims = layers[cur.0].dims.clone();
         let keys = layers[cur.0].cells[cur.1].0.clone();
-        let (_, mb, ma) = &layers[cur.0].cells[cur.1];
-        h += ma.num[s] - mb.num[s];
-        d += ma.den - mb.den;
+        // The cell net of the cells found before it: what it adds to the explanation.
+        let (_, net_b, net_a) = layers[cur.0].cells[cur.1].clone();
+        h += net_a.num[s] - net_b.num[s];
+        d += net_a.den - net_b.den;
         let inside = |keys_of: &[String]| dims.iter().zip(&keys).all(|(&x, k)| &keys_of[x] == k);
-        let mut full_b = Counts::zero(table.series);
-        let mut full_a = Counts::zero(table.series);
         for (i, leaf) in table.leaves.iter().enumerate() {
             if inside(&leaf.keys) {
                 moved[i] = true;
-                full_b.add(&leaf.before);
-                full_a.add(&leaf.after);
             }
         }
         let share = |x: f64, t: f64| if t > 0.0 { x / t } else { 0.0 };
-        let surprise = js(
-            share(full_b.num[s], t0.num[s]),
-            share(full_a.num[s], t1.num[s]),
-        ) + js(share(full_b.den, t0.den), share(full_a.den, t1.den));
+        let surprise = js(share(net_b.num[s], t0.num[s]), share(net_a.num[s], t1.num[s]))
+            + js(share(net_b.den, t0.den), share(net_a.den, t1.den));
         found.push(Found {
             dims,
             keys,
             explanatory_power: cur.2,
             surprise,
             searched,
-            before: full_b,
-            after: full_a,
+            before: net_b,
+            after: net_a,
         });
         if (h / d - r0) / delta >= ENOUGH {
             break;

@@ -103,17 +103,20 @@ pub(crate) fn sentence(h: &Headline, top: Option<&Push>) -> String {
     s
 }
 
-/// For a team lead: "In team Billing, a higher routing handoff rate accounts for +2.0 points of
-/// the handoff rate's change (95 % CI 1.1 to 2.9)."
+/// For a team lead: "Team Billing: a higher skill handoff rate in team Billing added 0.7 points
+/// to skill handoffs (95 % CI 0.2 to 1.2)."
 pub(crate) fn team_sentence(team: &str, p: &Push, of_what: &str, percent: bool) -> String {
     format!(
-        "In team {team}, {} accounts for {} {} of the change in {of_what}{}.",
+        "Team {team}: {} {} {} {of_what}{}.",
         p.what,
-        signed(p.change, percent),
-        if percent { "points" } else { "" },
+        if p.change >= 0.0 { "added" } else { "took" },
+        if p.change >= 0.0 {
+            format!("{} to", amount(p.change, percent))
+        } else {
+            format!("{} off", amount(p.change, percent))
+        },
         ci_text(Some(p.ci), percent)
     )
-    .replace("  ", " ")
 }
 
 /// "topic billing and channel chat".
@@ -237,6 +240,31 @@ mod tests {
             sentence(&h, Some(&push(0.0248, &what))),
             "Routing handoffs rose 3.1 points (95 % CI 2.2 to 4.0): 80 % of it is topic \
              billing landing on General Support first."
+        );
+    }
+
+    #[test]
+    fn team_lead_sentence() {
+        let what = rate_phrase(
+            &[("team".into(), "General Support".into())],
+            Some(Cause::Routing),
+            "handoff rate",
+            true,
+        );
+        let mut p = push(0.072, &what);
+        p.ci = [0.056, 0.088];
+        assert_eq!(
+            team_sentence("General Support", &p, "routing handoffs", true),
+            "Team General Support: conversations landing on General Support first added 7.2 \
+             points to routing handoffs (95 % CI 5.6 to 8.8)."
+        );
+        p.change = -0.01;
+        p.ci = [-0.02, -0.001];
+        p.what = rate_phrase(&[("team".into(), "Billing".into())], Some(Cause::Skill), "", false);
+        assert_eq!(
+            team_sentence("Billing", &p, "skill handoffs", true),
+            "Team Billing: a lower skill handoff rate in team Billing took 1.0 point off skill \
+             handoffs (95 % CI -2.0 to -0.1)."
         );
     }
 

@@ -159,6 +159,13 @@ pub fn render_table(e: &Explanation) -> String {
                 value(Some(b.after), p),
                 signed(b.change, p)
             );
+            if !b.significant && !b.drivers.iter().any(|d| d.significant) {
+                let _ = writeln!(
+                    out,
+                    "  within noise, and no segment is significant (details in --format json)"
+                );
+                continue;
+            }
             drivers_block(&mut out, &e.dimensions, &b.drivers, &b.other, p);
         }
     } else {
