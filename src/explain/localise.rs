@@ -18,6 +18,7 @@
 //! The caller re-expresses each cell in mix and rate terms (the cell against the rest).
 
 use super::cells::{CellTable, Counts};
+use std::collections::HashMap;
 
 /// A narrower cell replaces its parent when it keeps this share of the parent's power.
 pub const RETAIN: f64 = 0.9;
@@ -43,10 +44,71 @@ pub struct Found {
     pub after: Counts,
 }
 
-/// Candidate cells of one set of dimensions, over the leaves not yet moved.
+/// One series' sums of a candidate cell in both periods (no moments: the search only needs
+/// rates, and these sums are cheap to build for tens of thousands of cells).
+#[derive(Debug, Clone, Copy, Default)]
+struct Light {
+    units_b: f64,
+    den_b: f64,
+    num_b: f64,
+    units_a: f64,
+    den_a: f64,
+    num_a: f64,
+}
+
+/// Candidate cells of one set of dimensions, over the leaves not yet moved: each with a
+/// representative leaf (to read its values) and its sums.
 struct Layer {
     dims: Vec<usize>,
-    cells: Vec<(Vec<String>, Counts, Counts)>,
+    cells: Vec<(usize, Light)>,
+}
+
+/// Interned value ids of every leaf in every dimension, so cells are keyed by integers.
+fn intern(table: &CellTable) -> Vec<Vec<u32>> {
+    let mut maps: Vec<HashMap<&str, u32>> = vec![HashMap::new(); table.dimensions.len()];
+    table
+        .leaves
+        .iter()
+        .map(|l| {
+            l.keys
+                .iter()
+                .zip(maps.iter_mut())
+                .map(|(k, m)| {
+                    let next = m.len() as u32;
+                    *m.entry(k.as_str()).or_insert(next)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn layer(table: &CellTable, ids: &[Vec<u32>], dims: &[usize], s: usize, moved: &[bool]) -> Layer {
+    let mut index: HashMap<u128, usize> = HashMap::new();
+    let mut cells: Vec<(usize, Light)> = Vec::new();
+    for (i, leaf) in table.leaves.iter().enumerate() {
+        if moved[i] {
+            continue;
+        }
+        // At most three dimensions of 32-bit ids: an exact key in 128 bits.
+        let key = dims
+            .iter()
+            .fold(0u128, |k, &d| (k << 32) | ids[i][d] as u128);
+        let c = *index.entry(key).or_insert_with(|| {
+            cells.push((i, Light::default()));
+            cells.len() - 1
+        });
+        let x = &mut cells[c].1;
+        x.units_b += leaf.before.units;
+        x.den_b += leaf.before.den;
+        x.num_b += leaf.before.num[s];
+        x.units_a += leaf.after.units;
+        x.den_a += leaf.after.den;
+        x.num_a += leaf.after.num[s];
+    }
+    Layer {
+        dims: dims.to_vec(),
+        cells,
+    }
 }
 
 /// Every set of up to `depth` dimension indices out of `n`, smallest first.
@@ -91,6 +153,7 @@ pub fn localise(table: &CellTable, s: usize, min_units: f64) -> Vec<Found> {
     // Three-way cells are affordable for the usual four dimensions; wide tables stop at pairs.
     let depth = if n_dims <= 4 { n_dims.min(3) } else { 2 };
     let sets = subsets(n_dims, depth);
+    let ids = intern(table);
     let mut moved = vec![false; table.leaves.len()];
     let (mut h, mut d) = (t0.num[s], t0.den);
     let mut found: Vec<Found> = Vec::new();
@@ -98,25 +161,22 @@ pub fn localise(table: &CellTable, s: usize, min_units: f64) -> Vec<Found> {
     while found.len() < MAX_CELLS {
         let layers: Vec<Layer> = sets
             .iter()
-            .map(|dims| Layer {
-                dims: dims.clone(),
-                cells: table.marginal(dims, |i| !moved[i]),
-            })
+            .map(|dims| layer(table, &ids, dims, s, &moved))
             .collect();
         let base = h / d;
-        let power = |b: &Counts, a: &Counts| -> Option<f64> {
-            if b.units.max(a.units) < min_units {
+        let power = |x: &Light| -> Option<f64> {
+            if x.units_b.max(x.units_a) < min_units {
                 return None;
             }
-            let den = d + a.den - b.den;
-            (den > 0.0).then(|| ((h + a.num[s] - b.num[s]) / den - base) / delta)
+            let den = d + x.den_a - x.den_b;
+            (den > 0.0).then(|| ((h + x.num_a - x.num_b) / den - base) / delta)
         };
         // Start: the best single-dimension segment.
         let mut best: Option<(usize, usize, f64)> = None;
-        for (li, layer) in layers.iter().enumerate().filter(|(_, l)| l.dims.len() == 1) {
-            for (ci, (_, b, a)) in layer.cells.iter().enumerate() {
-                if let Some(p) = power(b, a) {
-                    if best.is_none_or(|x| p > x.2) {
+        for (li, l) in layers.iter().enumerate().filter(|(_, l)| l.dims.len() == 1) {
+            for (ci, (_, x)) in l.cells.iter().enumerate() {
+                if let Some(p) = power(x) {
+                    if best.is_none_or(|b| p > b.2) {
                         best = Some((li, ci, p));
                     }
                 }
@@ -126,7 +186,7 @@ pub fn localise(table: &CellTable, s: usize, min_units: f64) -> Vec<Found> {
             .iter()
             .filter(|l| l.dims.len() > 1)
             .flat_map(|l| l.cells.iter())
-            .filter(|(_, b, a)| power(b, a).is_some())
+            .filter(|(_, x)| power(x).is_some())
             .count();
         let Some(mut cur) = best else { break };
         if cur.2 < MIN_GAIN {
@@ -134,24 +194,24 @@ pub fn localise(table: &CellTable, s: usize, min_units: f64) -> Vec<Found> {
         }
         // Drill down while a narrower cell keeps most of the power.
         loop {
-            let (cur_dims, cur_keys) = (&layers[cur.0].dims, &layers[cur.0].cells[cur.1].0);
+            let cur_dims = &layers[cur.0].dims;
+            let cur_leaf = layers[cur.0].cells[cur.1].0;
             let mut child: Option<(usize, usize, f64)> = None;
-            for (li, layer) in layers.iter().enumerate() {
-                if layer.dims.len() != cur_dims.len() + 1
-                    || !cur_dims.iter().all(|x| layer.dims.contains(x))
+            for (li, l) in layers.iter().enumerate() {
+                if l.dims.len() != cur_dims.len() + 1
+                    || !cur_dims.iter().all(|x| l.dims.contains(x))
                 {
                     continue;
                 }
-                let pos: Vec<usize> = cur_dims
-                    .iter()
-                    .map(|x| layer.dims.iter().position(|y| y == x).expect("superset"))
-                    .collect();
-                for (ci, (keys, b, a)) in layer.cells.iter().enumerate() {
-                    if pos.iter().zip(cur_keys).any(|(&p, k)| &keys[p] != k) {
+                for (ci, (leaf, x)) in l.cells.iter().enumerate() {
+                    if cur_dims
+                        .iter()
+                        .any(|&dd| ids[*leaf][dd] != ids[cur_leaf][dd])
+                    {
                         continue;
                     }
-                    if let Some(p) = power(b, a) {
-                        if child.is_none_or(|x| p > x.2) {
+                    if let Some(p) = power(x) {
+                        if child.is_none_or(|c| p > c.2) {
                             child = Some((li, ci, p));
                         }
                     }
@@ -163,20 +223,28 @@ pub fn localise(table: &CellTable, s: usize, min_units: f64) -> Vec<Found> {
             }
         }
         let dims = layers[cur.0].dims.clone();
-        let keys = layers[cur.0].cells[cur.1].0.clone();
+        let rep = layers[cur.0].cells[cur.1].0;
+        let keys: Vec<String> = dims
+            .iter()
+            .map(|&x| table.leaves[rep].keys[x].clone())
+            .collect();
         // The cell net of the cells found before it: what it adds to the explanation.
-        let (_, net_b, net_a) = layers[cur.0].cells[cur.1].clone();
-        h += net_a.num[s] - net_b.num[s];
-        d += net_a.den - net_b.den;
-        let inside = |keys_of: &[String]| dims.iter().zip(&keys).all(|(&x, k)| &keys_of[x] == k);
+        let mut net_b = Counts::zero(table.series);
+        let mut net_a = Counts::zero(table.series);
         for (i, leaf) in table.leaves.iter().enumerate() {
-            if inside(&leaf.keys) {
+            if !moved[i] && dims.iter().all(|&x| ids[i][x] == ids[rep][x]) {
                 moved[i] = true;
+                net_b.add(&leaf.before);
+                net_a.add(&leaf.after);
             }
         }
+        h += net_a.num[s] - net_b.num[s];
+        d += net_a.den - net_b.den;
         let share = |x: f64, t: f64| if t > 0.0 { x / t } else { 0.0 };
-        let surprise = js(share(net_b.num[s], t0.num[s]), share(net_a.num[s], t1.num[s]))
-            + js(share(net_b.den, t0.den), share(net_a.den, t1.den));
+        let surprise = js(
+            share(net_b.num[s], t0.num[s]),
+            share(net_a.num[s], t1.num[s]),
+        ) + js(share(net_b.den, t0.den), share(net_a.den, t1.den));
         found.push(Found {
             dims,
             keys,
@@ -195,7 +263,7 @@ pub fn localise(table: &CellTable, s: usize, min_units: f64) -> Vec<Found> {
 
 /// Dimension name -> value of a found cell.
 #[cfg(test)]
-pub fn cells_of(table: &CellTable, f: &Found) -> std::collections::HashMap<String, String> {
+pub fn cells_of(table: &CellTable, f: &Found) -> HashMap<String, String> {
     f.dims
         .iter()
         .zip(&f.keys)

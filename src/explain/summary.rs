@@ -260,7 +260,12 @@ mod tests {
         );
         p.change = -0.01;
         p.ci = [-0.02, -0.001];
-        p.what = rate_phrase(&[("team".into(), "Billing".into())], Some(Cause::Skill), "", false);
+        p.what = rate_phrase(
+            &[("team".into(), "Billing".into())],
+            Some(Cause::Skill),
+            "",
+            false,
+        );
         assert_eq!(
             team_sentence("Billing", &p, "skill handoffs", true),
             "Team Billing: a lower skill handoff rate in team Billing took 1.0 point off skill \
