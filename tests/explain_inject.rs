@@ -65,7 +65,14 @@ fn week(rng: &mut ChaCha8Rng, w: u32, inject: Option<Injection>, out: &mut Vec<C
         {
             cause = Some(Cause::Routing);
         }
-        out.push(Conv::new(TEAMS[team], CHANNELS[ch], TOPICS[topic], &agent, cause, in_week(w, 2 * i as i64)));
+        out.push(Conv::new(
+            TEAMS[team],
+            CHANNELS[ch],
+            TOPICS[topic],
+            &agent,
+            cause,
+            in_week(w, 2 * i as i64),
+        ));
     }
 }
 
@@ -75,7 +82,14 @@ fn scenario(seed: u64, inject: Injection) -> Explanation {
     week(&mut rng, 45, None, &mut convs);
     week(&mut rng, 46, Some(inject), &mut convs);
     let cfg = config(&["team", "channel", "topic", "agent"]);
-    explain(facts(&convs, &cfg), &cfg, &week_of(46), &week_of(45), Metric::HandoffRate).unwrap()
+    explain(
+        facts(&convs, &cfg),
+        &cfg,
+        &week_of(46),
+        &week_of(45),
+        Metric::HandoffRate,
+    )
+    .unwrap()
 }
 
 fn week_of(w: u32) -> baton::domain::Period {
@@ -98,7 +112,15 @@ fn misrouted_billing_on_general_support() {
     let e = scenario(7, Injection::BillingMisrouted);
     // The routing branch moved most, beyond noise.
     let b = top_branch(&e);
-    assert_eq!(b.cause, Cause::Routing, "{:?}", e.branch_list().iter().map(|b| (b.cause, b.change)).collect::<Vec<_>>());
+    assert_eq!(
+        b.cause,
+        Cause::Routing,
+        "{:?}",
+        e.branch_list()
+            .iter()
+            .map(|b| (b.cause, b.change))
+            .collect::<Vec<_>>()
+    );
     assert!(b.significant);
     // Within it, the injected segment of each dimension it involves ranks first, as a
     // significant rate effect owned by the routing owner.
@@ -109,26 +131,56 @@ fn misrouted_billing_on_general_support() {
         assert_eq!(d.owner.as_ref().unwrap().as_str(), "support-operations");
     }
     // Neither team alone nor topic alone: the pair.
-    let loc = e.localised.iter().find(|l| l.cause == Some(Cause::Routing)).expect("routing localised");
+    let loc = e
+        .localised
+        .iter()
+        .find(|l| l.cause == Some(Cause::Routing))
+        .expect("routing localised");
     assert_eq!(loc.cells.len(), 2, "{loc:?}");
     assert_eq!(loc.cells["team"], "General Support");
     assert_eq!(loc.cells["topic"], "billing");
-    assert!(loc.rate.significant && loc.explanatory_power > 0.8, "{loc:?}");
+    assert!(
+        loc.rate.significant && loc.explanatory_power > 0.8,
+        "{loc:?}"
+    );
     // The routing owner hears about it in words; the General Support lead gets the team cell.
     let s = &e.summary()["support-operations"];
     assert!(s.starts_with("Routing handoffs rose"), "{s}");
-    assert!(s.contains("topic billing landing on General Support first"), "{s}");
+    assert!(
+        s.contains("topic billing landing on General Support first"),
+        "{s}"
+    );
     let lead = &e.summary()["general-support-lead"];
-    assert!(lead.starts_with("Team General Support: conversations landing on General Support first added"), "{lead}");
-    assert!(lead.contains("points to routing handoffs (95 % CI"), "{lead}");
+    assert!(
+        lead.starts_with(
+            "Team General Support: conversations landing on General Support first added"
+        ),
+        "{lead}"
+    );
+    assert!(
+        lead.contains("points to routing handoffs (95 % CI"),
+        "{lead}"
+    );
     // Branches within noise are not localised (searching noise finds noise).
-    assert!(e.localised.iter().all(|l| l.cause.is_none() || l.cause == Some(Cause::Routing)), "{:?}", e.localised);
-    assert!(e.pushes().iter().any(|p| p.owner.email == "gs-lead@example.com"
-        && p.role == Role::TeamLead
-        && p.branch == Some(Cause::Routing)
-        && p.segment == "General Support"));
+    assert!(
+        e.localised
+            .iter()
+            .all(|l| l.cause.is_none() || l.cause == Some(Cause::Routing)),
+        "{:?}",
+        e.localised
+    );
+    assert!(e
+        .pushes()
+        .iter()
+        .any(|p| p.owner.email == "gs-lead@example.com"
+            && p.role == Role::TeamLead
+            && p.branch == Some(Cause::Routing)
+            && p.segment == "General Support"));
     // Branches that did not change push nothing about this injection.
-    assert!(!e.pushes().iter().any(|p| p.branch == Some(Cause::Channel) && p.segment == "billing"));
+    assert!(!e
+        .pushes()
+        .iter()
+        .any(|p| p.branch == Some(Cause::Channel) && p.segment == "billing"));
 }
 
 #[test]
@@ -138,7 +190,11 @@ fn more_login_volume_is_mix_in_the_escalation_branch() {
     assert_eq!(b.cause, Cause::Escalation);
     assert!(b.significant);
     let d = first_driver(b, "topic");
-    assert_eq!((d.segment.as_str(), d.effect), ("login", Effect::Mix), "{d:?}");
+    assert_eq!(
+        (d.segment.as_str(), d.effect),
+        ("login", Effect::Mix),
+        "{d:?}"
+    );
     assert!(d.significant);
     assert!(d.share_after > d.share_before + 0.2);
     // Mix goes to the routing/volume owner, not the escalation owner.
@@ -146,17 +202,26 @@ fn more_login_volume_is_mix_in_the_escalation_branch() {
     let p = e
         .pushes()
         .iter()
-        .find(|p| p.branch == Some(Cause::Escalation) && p.segment == "login" && p.effect == Effect::Mix)
+        .find(|p| {
+            p.branch == Some(Cause::Escalation) && p.segment == "login" && p.effect == Effect::Mix
+        })
         .expect("a push for login's mix");
     assert_eq!(p.role, Role::MixOwner);
     assert_eq!(p.owner.email, "support-ops@example.com");
-    assert_eq!(p.what, "more volume from topic login, which runs above average");
+    assert_eq!(
+        p.what,
+        "more volume from topic login, which runs above average"
+    );
     // The escalation owner's sentence is about their branch; it rose beyond noise and the
     // explanation is the mix cell (routed to someone else), so no push of theirs explains it.
     let s = &e.summary()["team-leads"];
     assert!(s.starts_with("Escalation handoffs rose"), "{s}");
     // Escalation's own rate cells in topic login are not drivers: login's rate did not change.
-    let rate = b.drivers.iter().find(|d| d.dimension == "topic" && d.segment == "login" && d.effect == Effect::Rate).unwrap();
+    let rate = b
+        .drivers
+        .iter()
+        .find(|d| d.dimension == "topic" && d.segment == "login" && d.effect == Effect::Rate)
+        .unwrap();
     assert!(!rate.significant, "{rate:?}");
 }
 
@@ -170,11 +235,27 @@ fn a_tiny_agent_does_not_top_the_list() {
     let mut t = CellTable::new(vec!["agent".into()], 1, Model::Binomial);
     for k in 0..20 {
         let (before, after) = if k == 0 { (10.0, 16.0) } else { (10.0, 10.0) };
-        t.add(vec![format!("agent{k:02}")], Side::Before, &Counts::binomial(100.0, vec![before]));
-        t.add(vec![format!("agent{k:02}")], Side::After, &Counts::binomial(100.0, vec![after]));
+        t.add(
+            vec![format!("agent{k:02}")],
+            Side::Before,
+            &Counts::binomial(100.0, vec![before]),
+        );
+        t.add(
+            vec![format!("agent{k:02}")],
+            Side::After,
+            &Counts::binomial(100.0, vec![after]),
+        );
     }
-    t.add(vec!["tiny".into()], Side::Before, &Counts::binomial(10.0, vec![0.0]));
-    t.add(vec!["tiny".into()], Side::After, &Counts::binomial(10.0, vec![10.0]));
+    t.add(
+        vec!["tiny".into()],
+        Side::Before,
+        &Counts::binomial(10.0, vec![0.0]),
+    );
+    t.add(
+        vec!["tiny".into()],
+        Side::After,
+        &Counts::binomial(10.0, vec![10.0]),
+    );
     let e = explain_cells(&t, &plain_subject(), &policy(1000)).unwrap();
     let rank = |seg: &str| {
         e.drivers
@@ -184,13 +265,30 @@ fn a_tiny_agent_does_not_top_the_list() {
     };
     let (a, tiny) = (&e.drivers[rank("agent00")], &e.drivers[rank("tiny")]);
     // The raw numbers are as computed above: T's raw effect is the larger one...
-    assert!((a.contribution - 100.0 / 2010.0 * 0.06).abs() < 1e-12, "{a:?}");
-    assert!((tiny.contribution - 10.0 / 2010.0).abs() < 1e-12, "{tiny:?}");
+    assert!(
+        (a.contribution - 100.0 / 2010.0 * 0.06).abs() < 1e-12,
+        "{a:?}"
+    );
+    assert!(
+        (tiny.contribution - 10.0 / 2010.0).abs() < 1e-12,
+        "{tiny:?}"
+    );
     assert!(!a.significant && !tiny.significant);
     // ...but A ranks first: T's 10/10 is shrunk to less than half (its peers sit at 10 %;
     // T itself and A widen the spread after, so the prior is weaker then than before).
-    assert_eq!(rank("agent00"), 0, "{:?}", e.drivers.iter().map(|d| (&d.segment, d.effect, d.contribution)).collect::<Vec<_>>());
+    assert_eq!(
+        rank("agent00"),
+        0,
+        "{:?}",
+        e.drivers
+            .iter()
+            .map(|d| (&d.segment, d.effect, d.contribution))
+            .collect::<Vec<_>>()
+    );
     assert!(rank("tiny") > rank("agent00"));
     assert!(tiny.shrunk_rate_after.unwrap() < 0.5, "{tiny:?}");
-    assert!((tiny.shrunk_rate_before.unwrap() - 0.1).abs() < 0.01, "{tiny:?}");
+    assert!(
+        (tiny.shrunk_rate_before.unwrap() - 0.1).abs() < 0.01,
+        "{tiny:?}"
+    );
 }

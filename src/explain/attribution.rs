@@ -179,7 +179,8 @@ pub fn assess_mix(
         Presence::Vanished => v0.unwrap_or(0.0),
     };
     let se = (g * g * var_dw + dw * dw * var_g).sqrt();
-    if !(se > 0.0) {
+    // `se` may be NaN when a variance is undefined: treat it like zero.
+    if se.is_nan() || se <= 0.0 {
         return Assessment {
             contribution: sp.mix,
             ci: None,
@@ -224,11 +225,18 @@ pub fn shrink_all(
     if model != Model::Binomial {
         return vec![(None, None); cells.len()];
     }
-    let fit = |pick: &dyn Fn(&(&Counts, &Counts)) -> (f64, f64)| {
-        BetaPrior::fit(&cells.iter().map(pick).collect::<Vec<_>>())
-    };
-    let p0 = fit(&|c| (c.0.num[s], c.0.den));
-    let p1 = fit(&|c| (c.1.num[s], c.1.den));
+    let p0 = BetaPrior::fit(
+        &cells
+            .iter()
+            .map(|c| (c.0.num[s], c.0.den))
+            .collect::<Vec<_>>(),
+    );
+    let p1 = BetaPrior::fit(
+        &cells
+            .iter()
+            .map(|c| (c.1.num[s], c.1.den))
+            .collect::<Vec<_>>(),
+    );
     let one = |p: &Option<BetaPrior>, c: &Counts| {
         (c.den > 0.0).then(|| match p {
             Some(p) => p.shrink(c.num[s], c.den),

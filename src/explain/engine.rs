@@ -204,7 +204,7 @@ pub fn run(
     );
     let (t0, t1) = table.totals();
     for (t, p) in [(&t0, &subject.vs), (&t1, &subject.period)] {
-        if !(t.den > 0.0) {
+        if t.den.is_nan() || t.den <= 0.0 {
             return Err(ExplainError::Empty {
                 what: subject.den_label.clone(),
                 period: p.label.clone(),

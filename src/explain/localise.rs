@@ -147,7 +147,7 @@ pub fn localise(table: &CellTable, s: usize, min_units: f64) -> Vec<Found> {
     let (r0, r1) = (t0.num[s] / t0.den, t1.num[s] / t1.den);
     let delta = r1 - r0;
     let n_dims = table.dimensions.len();
-    if !(delta.abs() > 1e-12) || n_dims == 0 || !r0.is_finite() || !r1.is_finite() {
+    if !r0.is_finite() || !r1.is_finite() || delta.abs() <= 1e-12 || n_dims == 0 {
         return vec![];
     }
     // Three-way cells are affordable for the usual four dimensions; wide tables stop at pairs.

@@ -41,14 +41,13 @@ fn drivers_block(
         let _ = writeln!(out, "  by {dim}");
         let _ = writeln!(
             out,
-            "    {:<26} {:<5} {:>14} {:>20} {:>9} {:>17}  {}",
+            "    {:<26} {:<5} {:>14} {:>20} {:>9} {:>17}  verdict",
             "segment",
             "effect",
             format!("change{unit}"),
             "95 % CI",
             "q",
             "rate before/after",
-            "verdict"
         );
         for d in rows {
             let verdict = if d.significant {
