@@ -121,6 +121,12 @@ fn two_queues_mostly_mix() {
         .find(|x| x.segment == "Billing" && x.effect == Effect::Rate)
         .unwrap();
     assert!(!br.significant, "{br:?}");
+    // Its Wilson intervals: 160/400 -> 0.3532 to 0.4487, 225/550 -> 0.3688 to 0.4507
+    // ((x + z²/2)/(n + z²) ± z/(n + z²) sqrt(x(n-x)/n + z²/4), z = 1.96).
+    let [l0, u0] = br.rate_ci_before.unwrap();
+    let [l1, u1] = br.rate_ci_after.unwrap();
+    assert!((l0 - 0.35316).abs() < 1e-5 && (u0 - 0.44874).abs() < 1e-5, "{l0} {u0}");
+    assert!((l1 - 0.36877).abs() < 1e-5 && (u1 - 0.45067).abs() < 1e-5, "{l1} {u1}");
     // The shift of volume to Billing in the routing branch is a driver: Δw = 0.15 with
     // se(Δw) = sqrt(.4*.6/1000 + .55*.45/1000) = 0.0221, z about 6.8.
     let bm = routing

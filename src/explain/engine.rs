@@ -80,6 +80,8 @@ struct Cell {
     split: Split,
     assess: Assessment,
     n: (f64, f64),
+    /// Wilson 95 % intervals of the cell's rate in each period (binomial measures).
+    wilson: (Option<[f64; 2]>, Option<[f64; 2]>),
     shrunk: (Option<f64>, Option<f64>),
     /// Ranking score (on shrunk rates where the model allows).
     score: f64,
@@ -180,6 +182,13 @@ fn tested_cells(
         note: note_for(effect, &assess),
         assess,
         n: (b.den, a.den),
+        wilson: match table.model {
+            Model::Binomial => (
+                stats::wilson(b.num[s], b.den).map(|(l, u)| [l, u]),
+                stats::wilson(a.num[s], a.den).map(|(l, u)| [l, u]),
+            ),
+            Model::Ratio => (None, None),
+        },
         shrunk,
         score,
         q: None,
@@ -323,6 +332,8 @@ pub fn run(
                 .map(|o| o.id.clone()),
             rate_before: c.split.r0,
             rate_after: c.split.r1,
+            rate_ci_before: c.wilson.0,
+            rate_ci_after: c.wilson.1,
             shrunk_rate_before: c.shrunk.0,
             shrunk_rate_after: c.shrunk.1,
             share_before: c.split.w0,

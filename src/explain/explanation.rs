@@ -70,6 +70,9 @@ pub struct Driver {
     pub owner: Option<OwnerId>,
     pub rate_before: Option<f64>,
     pub rate_after: Option<f64>,
+    /// Wilson 95 % intervals of the segment's rate (binomial measures; null otherwise).
+    pub rate_ci_before: Option<[f64; 2]>,
+    pub rate_ci_after: Option<[f64; 2]>,
     /// Empirical-Bayes shrunk rates used for ranking (binomial measures).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shrunk_rate_before: Option<f64>,
