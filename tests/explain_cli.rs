@@ -319,20 +319,24 @@ fn generic_tables_as_two_files() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn generic_table_over_http() {
+async fn tables_and_events_over_http() {
     use axum::{http::StatusCode, routing::get, Router};
+    let mut events = Vec::new();
+    baton::ingest::write_canonical(&frame(&population(45, 46)), SourceFormat::Csv, &mut events)
+        .unwrap();
+    let events = String::from_utf8(events).unwrap();
     let app = Router::new()
         .route("/rates.csv", get(|| async { TABLE }))
+        .route("/events.csv", get(move || async move { events }))
         .route("/gone.csv", get(|| async { (StatusCode::NOT_FOUND, "no") }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_path_buf();
-    let url = format!("http://{addr}/rates.csv");
-    let gone = format!("http://{addr}/gone.csv?token=s3cret");
-    let (ok, missing) = tokio::task::spawn_blocking(move || {
-        let run = |u: &str| {
+    let base = format!("http://{addr}");
+    let (table, gone, handoffs) = tokio::task::spawn_blocking(move || {
+        let generic = |u: &str| {
             baton(
                 &d,
                 &[
@@ -352,16 +356,36 @@ async fn generic_table_over_http() {
                 ],
             )
         };
-        (run(&url), run(&gone))
+        (
+            generic(&format!("{base}/rates.csv")),
+            generic(&format!("{base}/gone.csv?token=s3cret")),
+            baton(
+                &d,
+                &[
+                    "explain",
+                    "--input",
+                    &format!("{base}/events.csv"),
+                    "--period",
+                    "2026-W46",
+                    "--vs",
+                    "2026-W45",
+                    "--format",
+                    "json",
+                ],
+            ),
+        )
     })
     .await
     .unwrap();
-    check_generic(&json(&ok));
-    assert_eq!(missing.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&missing.stderr);
+    check_generic(&json(&table));
+    assert_eq!(gone.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&gone.stderr);
     assert!(err.contains("404"), "{err}");
     assert!(
         !err.contains("s3cret"),
         "the query string (a token) must not be shown: {err}"
     );
+    // Handoff events pulled over HTTP: the worked example, 22 % -> 27 %.
+    let j = json(&handoffs);
+    assert!((f(&j["before"]) - 0.22).abs() < EPS && (f(&j["after"]) - 0.27).abs() < EPS);
 }
