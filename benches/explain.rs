@@ -82,7 +82,13 @@ fn facts(per_week: usize, w0: &Period, w1: &Period) -> DataFrame {
         Series::new(fact::DURATION_US.into(), duration).into(),
     ];
     for (k, c) in Cause::ALL.iter().enumerate() {
-        cols.push(Series::new(fact::handoffs_of(*c).into(), std::mem::take(&mut by_cause[k])).into());
+        cols.push(
+            Series::new(
+                fact::handoffs_of(*c).into(),
+                std::mem::take(&mut by_cause[k]),
+            )
+            .into(),
+        );
     }
     DataFrame::new(n, cols).expect("facts frame")
 }
@@ -92,14 +98,21 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let sizes = if sizes.is_empty() { vec![1_000_000] } else { sizes };
+    let sizes = if sizes.is_empty() {
+        vec![1_000_000]
+    } else {
+        sizes
+    };
     let cfg = Config::embedded().expect("embedded config");
     let w1 = Period::iso_week(2026, 46, cfg.tz()).expect("week");
     let w0 = w1.previous();
     for n in sizes {
         let t = Instant::now();
         let df = facts(n, &w0, &w1);
-        eprintln!("built facts for 2 x {n} conversations in {:.1} s", t.elapsed().as_secs_f64());
+        eprintln!(
+            "built facts for 2 x {n} conversations in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
         for metric in Metric::ALL {
             let t = Instant::now();
             let e = explain(df.clone().lazy(), &cfg, &w1, &w0, metric).expect("explain");

@@ -125,8 +125,14 @@ fn two_queues_mostly_mix() {
     // ((x + z²/2)/(n + z²) ± z/(n + z²) sqrt(x(n-x)/n + z²/4), z = 1.96).
     let [l0, u0] = br.rate_ci_before.unwrap();
     let [l1, u1] = br.rate_ci_after.unwrap();
-    assert!((l0 - 0.35316).abs() < 1e-5 && (u0 - 0.44874).abs() < 1e-5, "{l0} {u0}");
-    assert!((l1 - 0.36877).abs() < 1e-5 && (u1 - 0.45067).abs() < 1e-5, "{l1} {u1}");
+    assert!(
+        (l0 - 0.35316).abs() < 1e-5 && (u0 - 0.44874).abs() < 1e-5,
+        "{l0} {u0}"
+    );
+    assert!(
+        (l1 - 0.36877).abs() < 1e-5 && (u1 - 0.45067).abs() < 1e-5,
+        "{l1} {u1}"
+    );
     // The shift of volume to Billing in the routing branch is a driver: Δw = 0.15 with
     // se(Δw) = sqrt(.4*.6/1000 + .55*.45/1000) = 0.0221, z about 6.8.
     let bm = routing
@@ -192,4 +198,52 @@ fn two_queues_mostly_mix() {
     }
     assert_eq!(j["metric"], "handoff_rate");
     assert_eq!(j["period"]["label"], "2026-W46");
+}
+
+#[test]
+fn other_measures_and_empty_periods() {
+    let cfg = config(&["team"]);
+    let facts = facts(&population(), &cfg);
+    // Avoidable share: each conversation has at most one handoff, so handoffs are 220 before
+    // (60 skill + 160 routing, both avoidable) and 270 after: 100 % both weeks, no change.
+    let e = explain(
+        facts.clone(),
+        &cfg,
+        &week(46),
+        &week(45),
+        Metric::AvoidableShare,
+    )
+    .unwrap();
+    assert_eq!(
+        (e.before, e.after, e.n_before, e.n_after),
+        (1.0, 1.0, 220.0, 270.0)
+    );
+    let causes: Vec<Cause> = e.branch_list().iter().map(|b| b.cause).collect();
+    assert_eq!(causes, [Cause::Routing, Cause::Skill]);
+    // Routing's share of handoffs: 160/220 -> 225/270.
+    let r = e.branch_list()[0].change;
+    assert!((r - (225.0 / 270.0 - 160.0 / 220.0)).abs() < EPS);
+    // Time lost: each handed-off conversation waits 60 s (from the handoff at +120 s to the
+    // reply at +180 s) out of a 600 s life: share = 0.1 * handoff rate, 2.2 % -> 2.7 %.
+    let e = explain(
+        facts.clone(),
+        &cfg,
+        &week(46),
+        &week(45),
+        Metric::TimeLostShare,
+    )
+    .unwrap();
+    assert!(
+        (e.before - 0.022).abs() < EPS && (e.after - 0.027).abs() < EPS,
+        "{} {}",
+        e.before,
+        e.after
+    );
+    assert!(e.branches.is_none());
+    // A week without data is an error that names it.
+    let err = explain(facts, &cfg, &week(47), &week(46), Metric::HandoffRate).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no conversations resolved in 2026-W47: there is nothing to compare (pick periods the data covers with --period and --vs)"
+    );
 }
