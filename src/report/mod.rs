@@ -1,1 +1,26 @@
-//! TODO(stage): filled in by its issue.
+//! Report: per-owner view models built from the metrics, rendered with minijinja to an HTML
+//! part (one 600 px column, inline styles, auto-escaped) and a text part, plus the CSV of
+//! every segment movement.
+//!
+//! Public face: [`owner_views`] -> [`OwnerView`]; [`Renderer::render`] -> [`Rendered`];
+//! [`check_templates`] for `baton check`.
+
+mod csv;
+pub mod format;
+mod render;
+mod sample;
+mod view;
+
+pub use render::{
+    check_templates, Attachment, InlineImage, RenderError, Rendered, Renderer, TemplateError,
+    HTML_LIMIT_BYTES,
+};
+pub use sample::sample_view;
+pub use view::{
+    owner_views, owner_views_at, subject, BranchLine, DriverLine, Footer, MeasureLine, OwnerView,
+    QuarantineLine, SegmentMove, TrendRow, OWNERS_REPORT,
+};
+pub use format::Tone;
+
+#[cfg(test)]
+mod tests;
