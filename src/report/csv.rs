@@ -22,13 +22,22 @@ pub fn movements_csv(rows: &[SegmentMove]) -> PolarsResult<Vec<u8>> {
     let mut df = DataFrame::new(
         rows.len(),
         vec![
-            s("dimension", rows.iter().map(|r| defuse(&r.dimension)).collect()),
+            s(
+                "dimension",
+                rows.iter().map(|r| defuse(&r.dimension)).collect(),
+            ),
             s("segment", rows.iter().map(|r| defuse(&r.value)).collect()),
-            s("cause", rows.iter().map(|r| r.cause.as_str().to_string()).collect()),
+            s(
+                "cause",
+                rows.iter().map(|r| r.cause.as_str().to_string()).collect(),
+            ),
             f("rate", rows.iter().map(|r| r.rate).collect()),
             f("rate_before", rows.iter().map(|r| r.rate_before).collect()),
             f("change_pp", rows.iter().map(|r| r.change_pp).collect()),
-            i("conversations", rows.iter().map(|r| r.conversations).collect()),
+            i(
+                "conversations",
+                rows.iter().map(|r| r.conversations).collect(),
+            ),
             i(
                 "conversations_before",
                 rows.iter().map(|r| r.conversations_before).collect(),

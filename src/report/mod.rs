@@ -11,16 +11,16 @@ mod render;
 mod sample;
 mod view;
 
+pub use format::Tone;
 pub use render::{
-    check_templates, Attachment, InlineImage, RenderError, Rendered, Renderer, TemplateError,
-    HTML_LIMIT_BYTES,
+    check_templates, file_safe, Attachment, InlineImage, RenderError, Rendered, Renderer,
+    TemplateError, HTML_LIMIT_BYTES,
 };
 pub use sample::sample_view;
 pub use view::{
     owner_views, owner_views_at, subject, BranchLine, DriverLine, Footer, MeasureLine, OwnerView,
     QuarantineLine, SegmentMove, TrendRow, OWNERS_REPORT,
 };
-pub use format::Tone;
 
 #[cfg(test)]
 mod tests;

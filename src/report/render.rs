@@ -250,10 +250,7 @@ impl Renderer {
     }
 
     fn render_one(&self, name: &str, ctx: &Value) -> Result<String, TemplateError> {
-        let t = self
-            .env
-            .get_template(name)
-            .map_err(|e| self.error(&e))?;
+        let t = self.env.get_template(name).map_err(|e| self.error(&e))?;
         t.render(ctx).map_err(|e| self.error(&e))
     }
 
@@ -314,7 +311,7 @@ fn collect_templates(
 }
 
 /// Period labels are `2026-W46` or `2026-11-09..2026-11-16`: keep them file-name safe.
-pub(crate) fn file_safe(s: &str) -> String {
+pub fn file_safe(s: &str) -> String {
     s.replace("..", "_")
         .chars()
         .map(|c| {

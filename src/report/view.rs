@@ -274,7 +274,10 @@ pub fn subject(period: &str, branches: &[BranchLine]) -> String {
             let name = b.cause.as_str();
             match b.change_pp {
                 Some(_) if b.arrow == "→" => {
-                    format!("Handoffs {period}: {name} steady at {} ({whose})", b.rate_text)
+                    format!(
+                        "Handoffs {period}: {name} steady at {} ({whose})",
+                        b.rate_text
+                    )
                 }
                 Some(_) => format!("Handoffs {period}: {name} {} ({whose})", b.change_text),
                 None => format!("Handoffs {period}: {name} {} ({whose})", b.rate_text),
@@ -305,7 +308,13 @@ fn line(
 }
 
 /// A rate measure: percentages, change in points.
-fn rate_line(key: &str, label: &str, now: Option<f64>, before: Option<f64>, worse_up: bool) -> MeasureLine {
+fn rate_line(
+    key: &str,
+    label: &str,
+    now: Option<f64>,
+    before: Option<f64>,
+    worse_up: bool,
+) -> MeasureLine {
     line(
         key,
         label,
@@ -342,7 +351,13 @@ fn headline(m: &MetricsReport) -> Vec<MeasureLine> {
             "",
             None,
         ),
-        rate_line("handoff_rate", "Handoff rate", n.handoff_rate, b.handoff_rate, true),
+        rate_line(
+            "handoff_rate",
+            "Handoff rate",
+            n.handoff_rate,
+            b.handoff_rate,
+            true,
+        ),
         line(
             "handoffs_per_conversation",
             "Handoffs per conversation",
@@ -353,7 +368,13 @@ fn headline(m: &MetricsReport) -> Vec<MeasureLine> {
             "",
             Some(true),
         ),
-        rate_line("fcr_rate", "First contact resolution", n.fcr_rate, b.fcr_rate, false),
+        rate_line(
+            "fcr_rate",
+            "First contact resolution",
+            n.fcr_rate,
+            b.fcr_rate,
+            false,
+        ),
         line(
             "time_lost_hours",
             "Time lost to handoffs",
@@ -466,11 +487,7 @@ fn trend(m: &MetricsReport, causes: &[Cause]) -> Vec<TrendRow> {
             .map(|c| p.by_cause.get(c).copied().flatten())
             .sum::<Option<f64>>()
     };
-    let max = m
-        .trend
-        .iter()
-        .filter_map(branch)
-        .fold(0.0f64, f64::max);
+    let max = m.trend.iter().filter_map(branch).fold(0.0f64, f64::max);
     m.trend
         .iter()
         .map(|p| {
