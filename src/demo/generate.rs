@@ -664,6 +664,7 @@ impl Sim<'_> {
                     a
                 }
             };
+            agent = Some(a);
             let wait = self.work_wait();
             self.reply(a, team, wait);
             let rounds = match self.channel {
