@@ -74,6 +74,31 @@ pub struct SourceConfig {
     /// Intercom: API version header.
     #[serde(default)]
     pub api_version: Option<String>,
+    /// First wait of the exponential backoff (doubled per retry, with jitter).
+    #[serde(default = "default_backoff_base_ms")]
+    pub backoff_base_ms: u64,
+    /// Longest backoff between two retries.
+    #[serde(default = "default_backoff_max_secs")]
+    pub backoff_max_secs: u64,
+    /// 429 answers tolerated for one request before giving up.
+    #[serde(default = "default_rate_limit_waits")]
+    pub max_rate_limit_waits: u32,
+    /// Longest single rate-limit wait accepted (`Retry-After` or reset header); longer fails.
+    #[serde(default = "default_max_wait_secs")]
+    pub max_wait_secs: u64,
+    /// Vendor user / admin / bot ids that are AI agents (their comments are `ai` messages).
+    #[serde(default)]
+    pub ai_agent_ids: Vec<String>,
+    /// Team given to the AI agent when it becomes a conversation's owner (e.g. "AI Agent",
+    /// a tier-0 team), so its handover to a human is an escalation.
+    #[serde(default)]
+    pub ai_team: Option<String>,
+    /// Vendor tag -> canonical `reason`, carried on the assignment made with the tag.
+    #[serde(default)]
+    pub tag_reasons: BTreeMap<String, String>,
+    /// Vendor tag -> canonical `topic`.
+    #[serde(default)]
+    pub tag_topics: BTreeMap<String, String>,
 }
 
 fn default_concurrency() -> usize {
@@ -84,6 +109,18 @@ fn default_retries() -> u32 {
 }
 fn default_timeout() -> u64 {
     30
+}
+fn default_backoff_base_ms() -> u64 {
+    1000
+}
+fn default_backoff_max_secs() -> u64 {
+    60
+}
+fn default_rate_limit_waits() -> u32 {
+    20
+}
+fn default_max_wait_secs() -> u64 {
+    900
 }
 
 impl SourceConfig {
@@ -101,6 +138,14 @@ impl SourceConfig {
             max_retries: default_retries(),
             timeout_secs: default_timeout(),
             api_version: None,
+            backoff_base_ms: default_backoff_base_ms(),
+            backoff_max_secs: default_backoff_max_secs(),
+            max_rate_limit_waits: default_rate_limit_waits(),
+            max_wait_secs: default_max_wait_secs(),
+            ai_agent_ids: Vec::new(),
+            ai_team: None,
+            tag_reasons: BTreeMap::new(),
+            tag_topics: BTreeMap::new(),
         }
     }
 

@@ -305,16 +305,13 @@ pub fn normalise(
             .strip_chars(lit(NULL))
             .pipe_empty_to_null()
     };
-    let mut exprs: Vec<Expr> = TEXT.iter().map(|c| text(c).alias(*c)).collect();
-    exprs.push(
-        col("event")
-            .cast(DataType::String)
-            .str()
-            .strip_chars(lit(NULL))
-            .str()
-            .to_lowercase()
-            .alias("event"),
-    );
+    // Enumerations are compared in lower case; names keep their case.
+    const ENUMS: [&str; 4] = ["event", "owner_kind", "author", "actor"];
+    let mut exprs: Vec<Expr> = TEXT
+        .iter()
+        .filter(|c| !ENUMS.contains(c))
+        .map(|c| text(c).alias(*c))
+        .collect();
     exprs.push(
         col("sentiment")
             .cast(DataType::String)
@@ -329,7 +326,7 @@ pub fn normalise(
             .alias("sentiment"),
     );
     exprs.push(col("at").cast(DataType::String).alias("at_text"));
-    for c in ["owner_kind", "author", "actor"] {
+    for c in ENUMS {
         exprs.push(text(c).str().to_lowercase().alias(c));
     }
     let lf = raw.lazy().with_columns(exprs);
