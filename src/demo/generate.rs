@@ -539,7 +539,7 @@ impl Sim<'_> {
             self.route_first(wrong);
             self.correct_misroute(wrong, home);
             self.human(home, None);
-        } else if self.channel == Channel::Chat && self.chance(0.8) {
+        } else if self.channel == Channel::Chat && self.chance(0.75) {
             self.ai_front_door();
         } else {
             let agent = self.route_first(home);
@@ -606,7 +606,7 @@ impl Sim<'_> {
         self.t += self.between(2, 8);
         self.assign(Team::AiAgent, Some(FIN), Actor::Automation, None);
         let hand_over = !self.chance(rates.ai_resolves);
-        let rounds = if self.chance(0.5) { 1 } else { 2 };
+        let rounds = if self.chance(0.7) { 1 } else { 2 };
         for _ in 0..rounds {
             let gap = self.between(3, 20);
             self.ai_reply(gap);
@@ -616,8 +616,7 @@ impl Sim<'_> {
         if hand_over {
             return self.ai_handover();
         }
-        let gap = self.between(3, 20);
-        self.ai_reply(gap);
+        // The customer's last answer settles it.
         self.t += self.between(30, 10 * MIN);
         self.resolve();
         if self.chance(0.09) {
@@ -668,8 +667,8 @@ impl Sim<'_> {
             let wait = self.work_wait();
             self.reply(a, team, wait);
             let rounds = match self.channel {
-                Channel::Email => usize::from(self.chance(0.6)),
-                _ => usize::from(self.chance(0.4)),
+                Channel::Email => usize::from(self.chance(0.4)),
+                _ => usize::from(self.chance(0.25)),
             };
             for _ in 0..rounds {
                 let gap = self.customer_gap();

@@ -228,13 +228,13 @@ impl Topic {
         // Wrong teams are plausible confusions. For billing both sit at the home tier or above,
         // so correcting a billing misroute is never a tier-up (always the routing cause).
         match self {
-            Topic::General => r(0.19, 0.05, &[(Billing, 1.0)], 0.60, 0.15),
-            Topic::Shipping => r(0.12, 0.07, &[(Billing, 1.0)], 0.65, 0.05),
-            Topic::Billing => r(0.17, 0.12, &[(GeneralSupport, 0.7), (Technical, 0.3)], 0.40, 0.0),
-            Topic::Refund => r(0.09, 0.14, &[(GeneralSupport, 1.0)], 0.25, -0.15),
-            Topic::Login => r(0.11, 0.10, &[(GeneralSupport, 0.6), (AccountSecurity, 0.4)], 0.45, -0.05),
-            Topic::Bug => r(0.09, 0.08, &[(GeneralSupport, 1.0)], 0.10, -0.15),
-            Topic::Integration => r(0.06, 0.15, &[(GeneralSupport, 0.5), (Billing, 0.5)], 0.10, 0.0),
+            Topic::General => r(0.19, 0.05, &[(Billing, 1.0)], 0.75, 0.15),
+            Topic::Shipping => r(0.12, 0.07, &[(Billing, 1.0)], 0.75, 0.05),
+            Topic::Billing => r(0.17, 0.12, &[(GeneralSupport, 0.7), (Technical, 0.3)], 0.55, 0.0),
+            Topic::Refund => r(0.09, 0.14, &[(GeneralSupport, 1.0)], 0.40, -0.15),
+            Topic::Login => r(0.11, 0.10, &[(GeneralSupport, 0.6), (AccountSecurity, 0.4)], 0.60, -0.05),
+            Topic::Bug => r(0.09, 0.08, &[(GeneralSupport, 1.0)], 0.25, -0.15),
+            Topic::Integration => r(0.06, 0.15, &[(GeneralSupport, 0.5), (Billing, 0.5)], 0.25, 0.0),
             // Policy: the AI must not hand password resets over ...
             Topic::PasswordReset => r(0.11, 0.06, &[(Technical, 1.0)], 0.93, 0.0),
             // ... and must hand account closures over; it breaks policy now and then.
