@@ -147,7 +147,10 @@ fn serve_intercom(api: &FakeApi) {
         "pages": {"type": "pages", "page": 2, "per_page": 2, "total_pages": 2, "next": null},
     });
     api.page("GET /conversations?per_page=150", page1.clone());
-    api.page("GET /conversations?per_page=150&starting_after=WzE3NzI0NDMwMDAsMl0%3D", page2.clone());
+    api.page(
+        "GET /conversations?per_page=150&starting_after=WzE3NzI0NDMwMDAsMl0%3D",
+        page2.clone(),
+    );
     api.page("POST /conversations/search#", page1);
     api.page("POST /conversations/search#WzE3NzI0NDMwMDAsMl0=", page2);
     for c in &convs {
@@ -157,16 +160,22 @@ fn serve_intercom(api: &FakeApi) {
         };
         api.page(&format!("GET /conversations/{id}"), c.clone());
     }
-    api.page("GET /admins", json!({"type": "admin.list", "admins": [
-        {"type": "admin", "id": "201", "name": "Ann"},
-        {"type": "admin", "id": 202, "name": "Bob"},
-        {"type": "admin", "id": "203", "name": "Cy"},
-    ]}));
-    api.page("GET /teams", json!({"type": "team.list", "teams": [
-        {"type": "team", "id": "301", "name": "General Support", "admin_ids": [201]},
-        {"type": "team", "id": 302, "name": "Billing", "admin_ids": [202]},
-        {"type": "team", "id": "303", "name": "Technical", "admin_ids": [203]},
-    ]}));
+    api.page(
+        "GET /admins",
+        json!({"type": "admin.list", "admins": [
+            {"type": "admin", "id": "201", "name": "Ann"},
+            {"type": "admin", "id": 202, "name": "Bob"},
+            {"type": "admin", "id": "203", "name": "Cy"},
+        ]}),
+    );
+    api.page(
+        "GET /teams",
+        json!({"type": "team.list", "teams": [
+            {"type": "team", "id": "301", "name": "General Support", "admin_ids": [201]},
+            {"type": "team", "id": 302, "name": "Billing", "admin_ids": [202]},
+            {"type": "team", "id": "303", "name": "Technical", "admin_ids": [203]},
+        ]}),
+    );
     let mut s = api.state.lock().unwrap();
     s.require_auth = Some("Bearer ic-secret-token".into());
     s.require_header = Some(("intercom-version".into(), "2.15".into()));
@@ -233,9 +242,14 @@ async fn conversations_are_listed_fetched_with_bounded_concurrency_and_mapped() 
     api.fault("GET /conversations/c2", Fault::ResetIn(1));
     let src = intercom_source(&api);
     let t0 = std::time::Instant::now();
-    let got = pull_with_stats("intercom", &src, &PullWindow::everything(), &PullOptions::default())
-        .await
-        .unwrap();
+    let got = pull_with_stats(
+        "intercom",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap();
     // The reset is 1 s ahead in whole seconds, so the wait is between 0 and 1 s; with a 10 ms
     // backoff base the pull would otherwise take well under that.
     assert_eq!(got.stats.rate_limit_waits, 1);
@@ -265,14 +279,21 @@ async fn a_window_searches_by_updated_at_and_a_rerun_fetches_nothing_twice() {
         cache_dir: Some(dir.path().to_path_buf()),
         progress: false,
     };
-    let first = pull_with_stats("intercom", &src, &window, &opts).await.unwrap();
+    let first = pull_with_stats("intercom", &src, &window, &opts)
+        .await
+        .unwrap();
     check(&first.ingested);
     assert_eq!(api.hits("POST /conversations/search#"), 1);
     assert_eq!(api.hits("GET /conversations?per_page=150"), 0);
     let before = api.total_hits();
-    let second = pull_with_stats("intercom", &src, &window, &opts).await.unwrap();
+    let second = pull_with_stats("intercom", &src, &window, &opts)
+        .await
+        .unwrap();
     assert_eq!(api.total_hits(), before, "the rerun asked the server again");
-    assert_eq!(lines(&second.ingested.events), lines(&first.ingested.events));
+    assert_eq!(
+        lines(&second.ingested.events),
+        lines(&first.ingested.events)
+    );
     assert!(second.stats.cached_pages >= 5);
 }
 
@@ -282,10 +303,18 @@ async fn without_the_version_header_the_server_refuses_and_the_error_says_why() 
     serve_intercom(&api);
     let mut src = intercom_source(&api);
     src.api_version = Some("2.14".into());
-    let err = pull_with_stats("intercom", &src, &PullWindow::everything(), &PullOptions::default())
-        .await
-        .unwrap_err();
+    let err = pull_with_stats(
+        "intercom",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.contains("400") && msg.contains("intercom-version"), "{msg}");
+    assert!(
+        msg.contains("400") && msg.contains("intercom-version"),
+        "{msg}"
+    );
     assert!(!msg.contains("ic-secret-token"), "{msg}");
 }
