@@ -239,7 +239,7 @@ async fn conversations_are_listed_fetched_with_bounded_concurrency_and_mapped() 
     let api = FakeApi::start().await;
     serve_intercom(&api);
     // Intercom's 429: no Retry-After, only the reset time (epoch seconds).
-    api.fault("GET /conversations/c2", Fault::ResetIn(1));
+    api.fault("GET /conversations/c2", Fault::ResetIn(2));
     let src = intercom_source(&api);
     let t0 = std::time::Instant::now();
     let got = pull_with_stats(
@@ -250,10 +250,12 @@ async fn conversations_are_listed_fetched_with_bounded_concurrency_and_mapped() 
     )
     .await
     .unwrap();
-    // The reset is 1 s ahead in whole seconds, so the wait is between 0 and 1 s; with a 10 ms
-    // backoff base the pull would otherwise take well under that.
+    // The reset is 2 s ahead in whole epoch seconds, so the wait is over 1 s; a backoff (10 ms
+    // base) would have been done in a few milliseconds.
     assert_eq!(got.stats.rate_limit_waits, 1);
-    assert!(t0.elapsed() < std::time::Duration::from_secs(5));
+    let took = t0.elapsed();
+    assert!(took > std::time::Duration::from_millis(1000), "{took:?}");
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
     check(&got.ingested);
     assert_eq!(got.stats.skipped.get("intercom internal note"), Some(&1));
     assert_eq!(got.stats.skipped.get("intercom snoozed part"), Some(&1));
