@@ -179,7 +179,11 @@ fn simulate(opts: &GenerateOptions) -> Simulated {
     let start = opts.start();
     let created = creation_times(opts, key);
     // The table runs a week past the end so waits near it resolve; later events are cut.
-    let cal = Calendar::new(opts.tz, start - Duration::days(1), opts.end + Duration::days(7));
+    let cal = Calendar::new(
+        opts.tz,
+        start - Duration::days(1),
+        opts.end + Duration::days(7),
+    );
     let end = local_secs(opts.tz, opts.end, NaiveTime::MIN);
     let injections: Vec<(i64, Injection)> = opts
         .injections
@@ -309,7 +313,14 @@ impl World<'_> {
         let topic = pick_by(&mut rng, &Topic::ALL, |t| t.rates().weight);
         let open = self.cal.is_open(t0);
         let channel = if open {
-            pick(&mut rng, &[(Channel::Chat, 0.45), (Channel::Email, 0.35), (Channel::Phone, 0.20)])
+            pick(
+                &mut rng,
+                &[
+                    (Channel::Chat, 0.45),
+                    (Channel::Email, 0.35),
+                    (Channel::Phone, 0.20),
+                ],
+            )
         } else {
             // Phones are answered in office hours only.
             pick(&mut rng, &[(Channel::Chat, 0.6), (Channel::Email, 0.4)])
