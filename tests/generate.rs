@@ -4,8 +4,8 @@
 
 use baton::config::{Config, SourceFormat};
 use baton::demo::{
-    generate, generate_frame, GenerateOptions, Injection, LoopbackServer, ServeOptions,
-    ServedFile, CLOSE_HOUR, OPEN_HOUR,
+    generate, generate_frame, GenerateOptions, Injection, LoopbackServer, ServeOptions, ServedFile,
+    CLOSE_HOUR, OPEN_HOUR,
 };
 use baton::domain::{Cause, Period};
 use baton::ingest::{
@@ -96,7 +96,11 @@ fn every_row_passes_ingest_and_survives_a_csv_round_trip() {
         ing.quarantine.counts
     );
     assert_eq!(ing.events.height(), rows.len());
-    for format in [SourceFormat::Csv, SourceFormat::Jsonl, SourceFormat::Parquet] {
+    for format in [
+        SourceFormat::Csv,
+        SourceFormat::Jsonl,
+        SourceFormat::Parquet,
+    ] {
         let mut bytes = Vec::new();
         write_canonical(&ing.events, format, &mut bytes).unwrap();
         let back = read_canonical(&bytes, format, &BTreeMap::new(), None).unwrap();
@@ -131,7 +135,10 @@ fn conversations_follow_the_calendar_and_the_cast_matches_the_config() {
         assert!(day >= start && day < o.end, "{day}");
         *per_day.entry(day).or_default() += 1;
     }
-    assert!(rows.iter().all(|r| r.at < end_utc), "nothing at or after the end");
+    assert!(
+        rows.iter().all(|r| r.at < end_utc),
+        "nothing at or after the end"
+    );
     // Randomised rounding per day: the total is within a few conversations of weeks x per_week.
     let total: usize = per_day.values().sum();
     assert!((total as i64 - 2800).abs() <= 30, "{total}");
@@ -191,7 +198,8 @@ fn measures_are_plausible_and_every_branch_is_populated() {
 
     // Automation moves: counted apart when the config says so. Every other handoff stays, so
     // the handoffs with automation counted are those without plus the automation moves.
-    let text = baton::config::EMBEDDED_DEFAULT.replace("count_automation = true", "count_automation = false");
+    let text = baton::config::EMBEDDED_DEFAULT
+        .replace("count_automation = true", "count_automation = false");
     assert_ne!(text, baton::config::EMBEDDED_DEFAULT);
     let apart = Config::parse(&text, "test").unwrap();
     let a = metrics(&ing.events, &apart, &[], 2).overall.measures;
@@ -207,7 +215,10 @@ fn reaching_the_first_owner_from_triage_is_not_a_handoff() {
     let rows = generate(&opts(2, 400, 9));
     let mut simple = HashSet::new();
     for conv in by_conversation(&rows) {
-        let assigned: Vec<&EventRow> = conv.iter().filter(|r| r.event == EventKind::Assigned).collect();
+        let assigned: Vec<&EventRow> = conv
+            .iter()
+            .filter(|r| r.event == EventKind::Assigned)
+            .collect();
         if let [triage, team, pickup] = assigned[..] {
             if triage.team.as_deref() == Some("Triage")
                 && team.agent.is_none()
@@ -264,10 +275,19 @@ fn the_ai_agent_mostly_follows_its_policy() {
             _ => {}
         }
     }
-    assert!(closures.0 > 100 && resets.0 > 100, "{closures:?} {resets:?}");
+    assert!(
+        closures.0 > 100 && resets.0 > 100,
+        "{closures:?} {resets:?}"
+    );
     // It breaks the policy now and then, not often (base rate 4 % for closures).
-    assert!(closures.1 > 0 && (closures.1 as f64) < 0.10 * closures.0 as f64, "{closures:?}");
-    assert!(resets.1 > 0 && (resets.1 as f64) < 0.15 * resets.0 as f64, "{resets:?}");
+    assert!(
+        closures.1 > 0 && (closures.1 as f64) < 0.10 * closures.0 as f64,
+        "{closures:?}"
+    );
+    assert!(
+        resets.1 > 0 && (resets.1 as f64) < 0.15 * resets.0 as f64,
+        "{resets:?}"
+    );
 }
 
 #[test]
@@ -280,7 +300,12 @@ fn work_waits_for_business_hours() {
         .collect();
     assert!(!agent_msgs.is_empty());
     for r in &agent_msgs {
-        assert!(in_business_hours(r.at), "{} at {}", r.conversation_id, local(r.at));
+        assert!(
+            in_business_hours(r.at),
+            "{} at {}",
+            r.conversation_id,
+            local(r.at)
+        );
     }
     // A move to a person from Friday 17:55 to Monday 08:00 is first answered on Monday 08:00 or
     // later: the next agent reply in the conversation never falls inside the weekend gap.
@@ -324,11 +349,24 @@ fn work_waits_for_business_hours() {
     assert!(weekend > 100, "{weekend}");
 }
 
-/// Rows of the conversations whose topic is `topic`.
-fn of_topic(rows: &[EventRow], topic: &str) -> Vec<EventRow> {
+/// When a conversation counts as resolved (METRICS.md section 2): its last `resolved` row,
+/// unless a `reopened` row follows it.
+fn resolved_at(conv: &[EventRow]) -> Option<DateTime<Utc>> {
+    let last = conv.iter().rposition(|r| r.event == EventKind::Resolved)?;
+    let reopened_after = conv[last..].iter().any(|r| r.event == EventKind::Reopened);
+    (!reopened_after).then(|| conv[last].at)
+}
+
+/// Rows of the conversations about `topic` that were resolved at or after `since` at least
+/// once: the only ones that can be in the resolved set of a period starting at `since`.
+fn of_topic_since(rows: &[EventRow], topic: &str, since: DateTime<Utc>) -> Vec<EventRow> {
     by_conversation(rows)
         .into_iter()
         .filter(|c| topic_of(c) == Some(topic))
+        .filter(|c| {
+            c.iter()
+                .any(|r| r.event == EventKind::Resolved && r.at >= since)
+        })
         .flat_map(|c| c.iter().cloned())
         .collect()
 }
@@ -357,10 +395,14 @@ fn a_routing_injection_moves_the_billing_routing_rate_by_its_size() {
     // - Each conversation has its own random stream and the misroute draw comes before any
     //   injected rate is used, so the injected run is the plain run plus the conversations whose
     //   draw fell in [12 %, 22 %): same previous week, every other topic untouched.
-    // 15,000 conversations a week give ~2,500 billing ones a week: the plain run's week-on-week
-    // change has a standard error of ~0.9 pp, the injected rise ~0.6 pp around 10 pp x s.
-    let from = last_week().start_date();
-    let plain_opts = opts(3, 15_000, 7);
+    // - Noise: ~N = 1,600 billing conversations a week (17 % of 9,500). The plain run's
+    //   week-on-week change has a standard error of sqrt(2 x 0.12 x 0.88 / N) = 1.1 pp, so
+    //   3 pp is ~2.6 standard errors; the injected rise varies around 10 pp x s only through
+    //   the flipped band, sqrt(0.1 x 0.9 / N) = 0.75 pp.
+    // The first of the three weeks only warms up the carry-over into the previous week.
+    let week = last_week();
+    let from = week.start_date();
+    let plain_opts = opts(3, 9_500, 7);
     let mut injected_opts = plain_opts.clone();
     injected_opts.injections = vec![format!("routing:topic=billing:+10pp:from={from}")
         .parse::<Injection>()
@@ -368,21 +410,27 @@ fn a_routing_injection_moves_the_billing_routing_rate_by_its_size() {
     let plain = generate(&plain_opts);
     let injected = generate(&injected_opts);
 
-    // Other topics are byte-for-byte the same.
-    let others = |rows: &[EventRow]| -> Vec<EventRow> {
-        by_conversation(rows)
-            .into_iter()
-            .filter(|c| topic_of(c) != Some("billing"))
-            .flat_map(|c| c.iter().cloned())
-            .collect()
-    };
-    assert_eq!(others(&plain), others(&injected));
+    // Other topics are exactly the same (conversations line up one to one: creation times do
+    // not depend on injections).
+    let (pc, ic) = (by_conversation(&plain), by_conversation(&injected));
+    assert_eq!(pc.len(), ic.len());
+    let mut billing = 0;
+    for (p, i) in pc.iter().zip(&ic) {
+        if topic_of(p) == Some("billing") {
+            billing += 1;
+        } else {
+            assert_eq!(p, i);
+        }
+    }
+    assert!(billing > 4_000, "{billing}");
 
-    // Facts are per conversation, so billing's segment is computed on billing's rows alone
-    // (keeps the test fast in debug builds).
+    // Facts are per conversation, so billing's segment is computed on billing's rows alone,
+    // and only on conversations resolved since the previous week began (keeps debug builds
+    // fast; nothing else can be in either week's resolved set).
+    let since = week.previous().start_utc();
     let cfg = Config::embedded().unwrap();
-    let plain_ev = ingest(&of_topic(&plain, "billing")).events;
-    let injected_ev = ingest(&of_topic(&injected, "billing")).events;
+    let plain_ev = ingest(&of_topic_since(&plain, "billing", since)).events;
+    let injected_ev = ingest(&of_topic_since(&injected, "billing", since)).events;
     let (p0, p1) = routing_rate(&metrics(&plain_ev, &cfg, &["topic"], 2), "billing");
     let (i0, i1) = routing_rate(&metrics(&injected_ev, &cfg, &["topic"], 2), "billing");
     assert!((p0 - 0.12).abs() < 0.03, "base rate {p0}");
@@ -392,26 +440,16 @@ fn a_routing_injection_moves_the_billing_routing_rate_by_its_size() {
     assert!(plain_rise.abs() < 3.0, "plain run moved {plain_rise:.2} pp");
     assert!((rise - 10.0).abs() <= 4.0, "injected rise {rise:.2} pp");
 
-    // s: share of the last week's resolved billing conversations created on or after `from`.
-    let rules = baton::metrics::HandoffRules::from_config(&cfg);
-    let week = last_week();
-    let (lo, hi) = (
-        week.start_utc().timestamp_micros(),
-        week.end_utc().timestamp_micros(),
-    );
-    let resolved = baton::metrics::facts::build(injected_ev.lazy(), &rules)
-        .unwrap()
-        .conversations
-        .filter(col("resolved_at").gt_eq(lit(lo)).and(col("resolved_at").lt(lit(hi))))
-        .select([
-            len().alias("n"),
-            col("created_at").gt_eq(lit(lo)).sum().alias("new"),
-        ])
-        .collect()
-        .unwrap();
-    let n = resolved.column("n").unwrap().get(0).unwrap().extract::<f64>().unwrap();
-    let new = resolved.column("new").unwrap().get(0).unwrap().extract::<f64>().unwrap();
-    let s = new / n;
+    // s: share of the last week's resolved billing conversations created on or after `from`,
+    // counted on the rows.
+    let (mut n, mut new) = (0usize, 0usize);
+    for conv in ic.iter().filter(|c| topic_of(c) == Some("billing")) {
+        if resolved_at(conv).is_some_and(|t| week.contains(t)) {
+            n += 1;
+            new += usize::from(week.contains(conv[0].at));
+        }
+    }
+    let s = new as f64 / n as f64;
     assert!(s > 0.6 && s < 1.0, "{s}");
     let expected = 10.0 * s;
     assert!(
@@ -429,7 +467,11 @@ fn other_injections_move_their_own_branch() {
     let from = end() - Duration::days(14);
     let base = opts(2, 3000, 17);
     let count = |rows: &[EventRow], kind: Cause| -> usize {
-        let tier = |t: &str| baton::demo::Team::parse(t).and_then(|t| t.tier()).unwrap_or(1);
+        let tier = |t: &str| {
+            baton::demo::Team::parse(t)
+                .and_then(|t| t.tier())
+                .unwrap_or(1)
+        };
         let mut n = 0;
         for conv in by_conversation(rows) {
             let mut team: Option<&str> = None;
@@ -447,7 +489,10 @@ fn other_injections_move_their_own_branch() {
                             && team != Some("AI Agent")
                     }
                     Cause::Skill => {
-                        team == t && agent.is_some() && r.agent.is_some() && r.agent.as_deref() != agent
+                        team == t
+                            && agent.is_some()
+                            && r.agent.is_some()
+                            && r.agent.as_deref() != agent
                     }
                     Cause::Routing => unreachable!(),
                 };
@@ -464,9 +509,18 @@ fn other_injections_move_their_own_branch() {
     };
     let plain = generate(&base);
     for (spec, kind) in [
-        (format!("skill:team=Technical:+20pp:from={from}"), Cause::Skill),
-        (format!("escalation:all:+10pp:from={from}"), Cause::Escalation),
-        (format!("channel:channel=chat:+15pp:from={from}"), Cause::Channel),
+        (
+            format!("skill:team=Technical:+20pp:from={from}"),
+            Cause::Skill,
+        ),
+        (
+            format!("escalation:all:+10pp:from={from}"),
+            Cause::Escalation,
+        ),
+        (
+            format!("channel:channel=chat:+15pp:from={from}"),
+            Cause::Channel,
+        ),
     ] {
         let mut o = base.clone();
         o.injections = vec![spec.parse().unwrap()];
@@ -519,7 +573,10 @@ async fn serves_a_generated_export_over_loopback_http() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flaky_server_fails_its_first_requests_then_serves() {
     let server = LoopbackServer::start(
-        [("/a.jsonl".to_string(), ServedFile::guess("a.jsonl", &b"{}\n"[..]))],
+        [(
+            "/a.jsonl".to_string(),
+            ServedFile::guess("a.jsonl", &b"{}\n"[..]),
+        )],
         ServeOptions { fail_first: 2 },
     )
     .await
@@ -601,7 +658,10 @@ mod cli {
             assert_eq!(back.events.height(), summary.events);
             // Same options through the library: the same number of rows.
             assert_eq!(summary.events, generate(&o).len());
-            assert!((summary.conversations as i64 - 400).abs() < 15, "{summary:?}");
+            assert!(
+                (summary.conversations as i64 - 400).abs() < 15,
+                "{summary:?}"
+            );
             assert!(!dir.path().join(format!(".{name}.partial")).exists());
         }
         // --format overrides the extension.
@@ -621,7 +681,10 @@ mod cli {
 
         let args = parse(&["--out", "x.csv", "--end", "2026-11-18"]).unwrap();
         let err = args.options(TZ, sat).unwrap_err().to_string();
-        assert!(err.contains("Monday") && err.contains("2026-11-16"), "{err}");
+        assert!(
+            err.contains("Monday") && err.contains("2026-11-16"),
+            "{err}"
+        );
         let err = parse(&["--out", "x.csv", "--inject", "routing:topic=billing:+10pp"])
             .err()
             .unwrap()

@@ -57,7 +57,11 @@ pub struct Args {
 
 impl Args {
     /// The generator options these arguments ask for, `today` being the local date now.
-    pub fn options(&self, tz: chrono_tz::Tz, today: NaiveDate) -> Result<GenerateOptions, UsageError> {
+    pub fn options(
+        &self,
+        tz: chrono_tz::Tz,
+        today: NaiveDate,
+    ) -> Result<GenerateOptions, UsageError> {
         let end = match self.end {
             Some(d) if d.weekday() != Weekday::Mon => {
                 return Err(UsageError(format!(

@@ -139,7 +139,7 @@ fn hundredths(v: i8) -> f64 {
 }
 
 /// One event, compact: names are indices into the static cast, times Unix seconds.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Ev {
     conv: u32,
     at: i64,
@@ -172,14 +172,28 @@ impl Simulated {
 }
 
 /// Below this many conversations one thread is quicker than starting more.
-const PARALLEL_FROM: usize = 50_000;
+const PARALLEL_FROM: usize = 20_000;
 
 fn simulate(opts: &GenerateOptions) -> Simulated {
+    let expected = u64::from(opts.weeks) * u64::from(opts.per_week);
+    let threads = if expected < PARALLEL_FROM as u64 {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |p| p.get().min(8))
+    };
+    simulate_on(opts, threads)
+}
+
+fn simulate_on(opts: &GenerateOptions, threads: usize) -> Simulated {
     let key = ChaCha8Rng::seed_from_u64(opts.seed).get_seed();
     let start = opts.start();
     let created = creation_times(opts, key);
     // The table runs a week past the end so waits near it resolve; later events are cut.
-    let cal = Calendar::new(opts.tz, start - Duration::days(1), opts.end + Duration::days(7));
+    let cal = Calendar::new(
+        opts.tz,
+        start - Duration::days(1),
+        opts.end + Duration::days(7),
+    );
     let end = local_secs(opts.tz, opts.end, NaiveTime::MIN);
     let injections: Vec<(i64, Injection)> = opts
         .injections
@@ -194,11 +208,6 @@ fn simulate(opts: &GenerateOptions) -> Simulated {
     };
 
     let n = created.len();
-    let threads = if n < PARALLEL_FROM {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, |p| p.get().min(8))
-    };
     let chunk = n.div_ceil(threads.max(1)).max(1);
     let run = |lo: usize, hi: usize| {
         let mut out = Vec::with_capacity((hi - lo) * 8);
@@ -309,7 +318,14 @@ impl World<'_> {
         let topic = pick_by(&mut rng, &Topic::ALL, |t| t.rates().weight);
         let open = self.cal.is_open(t0);
         let channel = if open {
-            pick(&mut rng, &[(Channel::Chat, 0.45), (Channel::Email, 0.35), (Channel::Phone, 0.20)])
+            pick(
+                &mut rng,
+                &[
+                    (Channel::Chat, 0.45),
+                    (Channel::Email, 0.35),
+                    (Channel::Phone, 0.20),
+                ],
+            )
         } else {
             // Phones are answered in office hours only.
             pick(&mut rng, &[(Channel::Chat, 0.6), (Channel::Email, 0.4)])
@@ -773,5 +789,25 @@ impl Sim<'_> {
         let wait = self.between(MIN, 20 * MIN);
         self.t = self.cal.add(self.t, wait);
         self.resolve();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_do_not_change_the_output() {
+        let mut o = GenerateOptions::ending(
+            NaiveDate::from_ymd_opt(2026, 11, 16).unwrap(),
+            chrono_tz::Europe::London,
+        );
+        o.weeks = 1;
+        o.per_week = 3000;
+        let one = simulate_on(&o, 1);
+        let three = simulate_on(&o, 3);
+        assert_eq!(one.conversations, three.conversations);
+        assert!(one.events.len() > 20_000);
+        assert_eq!(one.events, three.events);
     }
 }

@@ -132,8 +132,20 @@ mod tests {
         let c = cal();
         let before = c.add(london("2026-10-23 07:00"), 0);
         let after = c.add(london("2026-10-26 07:00"), 0);
-        assert_eq!(DateTime::<Utc>::from_timestamp(before, 0).unwrap().format("%H:%M").to_string(), "07:00");
-        assert_eq!(DateTime::<Utc>::from_timestamp(after, 0).unwrap().format("%H:%M").to_string(), "08:00");
+        assert_eq!(
+            DateTime::<Utc>::from_timestamp(before, 0)
+                .unwrap()
+                .format("%H:%M")
+                .to_string(),
+            "07:00"
+        );
+        assert_eq!(
+            DateTime::<Utc>::from_timestamp(after, 0)
+                .unwrap()
+                .format("%H:%M")
+                .to_string(),
+            "08:00"
+        );
         assert!(c.is_open(london("2026-10-26 08:00")));
         assert!(!c.is_open(london("2026-10-26 18:00")));
         assert!(!c.is_open(london("2026-10-25 12:00")));

@@ -120,7 +120,13 @@ impl FromStr for Injection {
         let scope = parse_scope(spec, scope)?;
         let delta_pp = delta
             .strip_suffix("pp")
-            .and_then(|n| n.trim().strip_prefix('+').unwrap_or(n.trim()).parse::<f64>().ok())
+            .and_then(|n| {
+                n.trim()
+                    .strip_prefix('+')
+                    .unwrap_or(n.trim())
+                    .parse::<f64>()
+                    .ok()
+            })
             .filter(|d| d.is_finite() && d.abs() <= 100.0)
             .ok_or_else(|| InjectionError::Delta {
                 spec: spec.to_string(),
@@ -197,7 +203,9 @@ mod tests {
 
     #[test]
     fn parses_the_documented_example() {
-        let i: Injection = "routing:topic=billing:+10pp:from=2026-11-09".parse().unwrap();
+        let i: Injection = "routing:topic=billing:+10pp:from=2026-11-09"
+            .parse()
+            .unwrap();
         assert_eq!(
             i,
             Injection {
@@ -224,22 +232,45 @@ mod tests {
             assert_eq!(i.to_string().parse::<Injection>().unwrap(), i);
         }
         // Loose names and a missing sign read as the canonical form.
-        let i: Injection = "Skill:team=account_security:3pp:from=2026-11-09".parse().unwrap();
-        assert_eq!(i.to_string(), "skill:team=Account Security:+3pp:from=2026-11-09");
+        let i: Injection = "Skill:team=account_security:3pp:from=2026-11-09"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            i.to_string(),
+            "skill:team=Account Security:+3pp:from=2026-11-09"
+        );
     }
 
     #[test]
     fn bad_specs_say_what_is_wrong() {
         let err = |s: &str| s.parse::<Injection>().unwrap_err();
-        assert!(matches!(err("routing:topic=billing:+10pp"), InjectionError::Shape(_)));
-        assert!(matches!(err("queue:topic=billing:+10pp:from=2026-11-09"), InjectionError::Kind { .. }));
-        assert!(matches!(err("routing:agent=Fin:+10pp:from=2026-11-09"), InjectionError::Scope { .. }));
-        assert!(matches!(err("routing:billing:+10pp:from=2026-11-09"), InjectionError::Scope { .. }));
+        assert!(matches!(
+            err("routing:topic=billing:+10pp"),
+            InjectionError::Shape(_)
+        ));
+        assert!(matches!(
+            err("queue:topic=billing:+10pp:from=2026-11-09"),
+            InjectionError::Kind { .. }
+        ));
+        assert!(matches!(
+            err("routing:agent=Fin:+10pp:from=2026-11-09"),
+            InjectionError::Scope { .. }
+        ));
+        assert!(matches!(
+            err("routing:billing:+10pp:from=2026-11-09"),
+            InjectionError::Scope { .. }
+        ));
         let e = err("routing:topic=invoices:+10pp:from=2026-11-09");
         assert!(e.to_string().contains("unknown topic `invoices`"), "{e}");
-        assert!(e.to_string().contains("billing"), "lists the known topics: {e}");
+        assert!(
+            e.to_string().contains("billing"),
+            "lists the known topics: {e}"
+        );
         // Triage and the AI team own no topic, so they cannot be a home-team scope.
-        assert!(matches!(err("routing:team=Triage:+1pp:from=2026-11-09"), InjectionError::Name { .. }));
+        assert!(matches!(
+            err("routing:team=Triage:+1pp:from=2026-11-09"),
+            InjectionError::Name { .. }
+        ));
         for d in ["+10", "10%", "+abcpp", "+150pp", "NaNpp"] {
             let spec = format!("routing:all:{d}:from=2026-11-09");
             assert!(matches!(err(&spec), InjectionError::Delta { .. }), "{d}");

@@ -121,29 +121,86 @@ pub(crate) const FIN: u8 = 0;
 
 /// Everyone who can own a conversation; teams list their members by index.
 pub(crate) const AGENTS: [Agent; 19] = [
-    Agent { name: "Fin", skill_gap: 0.0 },
+    Agent {
+        name: "Fin",
+        skill_gap: 0.0,
+    },
     // General Support
-    Agent { name: "Alice Morgan", skill_gap: 0.05 },
-    Agent { name: "Ben Carter", skill_gap: 0.06 },
-    Agent { name: "Chloe Davies", skill_gap: 0.04 },
-    Agent { name: "Daniel Evans", skill_gap: 0.07 },
-    Agent { name: "Emma Foster", skill_gap: 0.05 },
-    Agent { name: "Felix Green", skill_gap: 0.18 }, // new hire
+    Agent {
+        name: "Alice Morgan",
+        skill_gap: 0.05,
+    },
+    Agent {
+        name: "Ben Carter",
+        skill_gap: 0.06,
+    },
+    Agent {
+        name: "Chloe Davies",
+        skill_gap: 0.04,
+    },
+    Agent {
+        name: "Daniel Evans",
+        skill_gap: 0.07,
+    },
+    Agent {
+        name: "Emma Foster",
+        skill_gap: 0.05,
+    },
+    Agent {
+        name: "Felix Green",
+        skill_gap: 0.18,
+    }, // new hire
     // Billing
-    Agent { name: "Grace Hall", skill_gap: 0.04 },
-    Agent { name: "Henry Irwin", skill_gap: 0.06 },
-    Agent { name: "Isla Jones", skill_gap: 0.05 },
-    Agent { name: "Jack King", skill_gap: 0.16 }, // new hire
+    Agent {
+        name: "Grace Hall",
+        skill_gap: 0.04,
+    },
+    Agent {
+        name: "Henry Irwin",
+        skill_gap: 0.06,
+    },
+    Agent {
+        name: "Isla Jones",
+        skill_gap: 0.05,
+    },
+    Agent {
+        name: "Jack King",
+        skill_gap: 0.16,
+    }, // new hire
     // Technical
-    Agent { name: "Kara Lewis", skill_gap: 0.05 },
-    Agent { name: "Liam Moore", skill_gap: 0.06 },
-    Agent { name: "Maya Nash", skill_gap: 0.04 },
-    Agent { name: "Noah Owen", skill_gap: 0.08 },
-    Agent { name: "Olivia Price", skill_gap: 0.05 },
+    Agent {
+        name: "Kara Lewis",
+        skill_gap: 0.05,
+    },
+    Agent {
+        name: "Liam Moore",
+        skill_gap: 0.06,
+    },
+    Agent {
+        name: "Maya Nash",
+        skill_gap: 0.04,
+    },
+    Agent {
+        name: "Noah Owen",
+        skill_gap: 0.08,
+    },
+    Agent {
+        name: "Olivia Price",
+        skill_gap: 0.05,
+    },
     // Account Security
-    Agent { name: "Priya Quinn", skill_gap: 0.03 },
-    Agent { name: "Ravi Shah", skill_gap: 0.04 },
-    Agent { name: "Sofia Turner", skill_gap: 0.05 },
+    Agent {
+        name: "Priya Quinn",
+        skill_gap: 0.03,
+    },
+    Agent {
+        name: "Ravi Shah",
+        skill_gap: 0.04,
+    },
+    Agent {
+        name: "Sofia Turner",
+        skill_gap: 0.05,
+    },
 ];
 
 /// What a conversation is about.
@@ -230,15 +287,39 @@ impl Topic {
         match self {
             Topic::General => r(0.19, 0.05, &[(Billing, 1.0)], 0.75, 0.15),
             Topic::Shipping => r(0.12, 0.07, &[(Billing, 1.0)], 0.75, 0.05),
-            Topic::Billing => r(0.17, 0.12, &[(GeneralSupport, 0.7), (Technical, 0.3)], 0.55, 0.0),
+            Topic::Billing => r(
+                0.17,
+                0.12,
+                &[(GeneralSupport, 0.7), (Technical, 0.3)],
+                0.55,
+                0.0,
+            ),
             Topic::Refund => r(0.09, 0.14, &[(GeneralSupport, 1.0)], 0.40, -0.15),
-            Topic::Login => r(0.11, 0.10, &[(GeneralSupport, 0.6), (AccountSecurity, 0.4)], 0.60, -0.05),
+            Topic::Login => r(
+                0.11,
+                0.10,
+                &[(GeneralSupport, 0.6), (AccountSecurity, 0.4)],
+                0.60,
+                -0.05,
+            ),
             Topic::Bug => r(0.09, 0.08, &[(GeneralSupport, 1.0)], 0.25, -0.15),
-            Topic::Integration => r(0.06, 0.15, &[(GeneralSupport, 0.5), (Billing, 0.5)], 0.25, 0.0),
+            Topic::Integration => r(
+                0.06,
+                0.15,
+                &[(GeneralSupport, 0.5), (Billing, 0.5)],
+                0.25,
+                0.0,
+            ),
             // Policy: the AI must not hand password resets over ...
             Topic::PasswordReset => r(0.11, 0.06, &[(Technical, 1.0)], 0.93, 0.0),
             // ... and must hand account closures over; it breaks policy now and then.
-            Topic::AccountClosure => r(0.06, 0.10, &[(Billing, 0.6), (GeneralSupport, 0.4)], 0.04, -0.3),
+            Topic::AccountClosure => r(
+                0.06,
+                0.10,
+                &[(Billing, 0.6), (GeneralSupport, 0.4)],
+                0.04,
+                -0.3,
+            ),
         }
     }
 }

@@ -76,7 +76,11 @@ impl LoopbackServer {
         let files = files
             .into_iter()
             .map(|(p, f)| {
-                let p = if p.starts_with('/') { p } else { format!("/{p}") };
+                let p = if p.starts_with('/') {
+                    p
+                } else {
+                    format!("/{p}")
+                };
                 (p, f)
             })
             .collect();
@@ -161,10 +165,6 @@ async fn answer(shared: Arc<Shared>, uri: Uri) -> Response {
             f.bytes.clone(),
         )
             .into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            format!("no file at {}", uri.path()),
-        )
-            .into_response(),
+        None => (StatusCode::NOT_FOUND, format!("no file at {}", uri.path())).into_response(),
     }
 }
