@@ -6,8 +6,8 @@
 //! (topic, channel, the misroute draw) come before any injected rate is used, so two runs with
 //! the same seed share every conversation the injection does not flip.
 //!
-//! A conversation's life (all times after the first owner follow business hours, see `hours`):
-//! created with a customer message; then either
+//! A conversation's life (people act only in business hours, see `hours`; customers, Fin and
+//! automation at any hour): created with a customer message; then either
 //! - misrouted (chance per topic): it lands on a wrong team (through the Triage queue, or the
 //!   phone menu), may be picked up there, gets no reply, and is moved to its home team
 //!   (`wrong_queue` on some of those moves, by automation on some);
