@@ -6,8 +6,8 @@
 //! (topic, channel, the misroute draw) come before any injected rate is used, so two runs with
 //! the same seed share every conversation the injection does not flip.
 //!
-//! A conversation's life (all times after the first owner follow business hours, see `hours`):
-//! created with a customer message; then either
+//! A conversation's life (people act only in business hours, see `hours`; customers, Fin and
+//! automation at any hour): created with a customer message; then either
 //! - misrouted (chance per topic): it lands on a wrong team (through the Triage queue, or the
 //!   phone menu), may be picked up there, gets no reply, and is moved to its home team
 //!   (`wrong_queue` on some of those moves, by automation on some);
@@ -139,7 +139,7 @@ fn hundredths(v: i8) -> f64 {
 }
 
 /// One event, compact: names are indices into the static cast, times Unix seconds.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 struct Ev {
     conv: u32,
     at: i64,
@@ -172,9 +172,19 @@ impl Simulated {
 }
 
 /// Below this many conversations one thread is quicker than starting more.
-const PARALLEL_FROM: usize = 50_000;
+const PARALLEL_FROM: usize = 20_000;
 
 fn simulate(opts: &GenerateOptions) -> Simulated {
+    let expected = u64::from(opts.weeks) * u64::from(opts.per_week);
+    let threads = if expected < PARALLEL_FROM as u64 {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |p| p.get().min(8))
+    };
+    simulate_on(opts, threads)
+}
+
+fn simulate_on(opts: &GenerateOptions, threads: usize) -> Simulated {
     let key = ChaCha8Rng::seed_from_u64(opts.seed).get_seed();
     let start = opts.start();
     let created = creation_times(opts, key);
@@ -198,11 +208,6 @@ fn simulate(opts: &GenerateOptions) -> Simulated {
     };
 
     let n = created.len();
-    let threads = if n < PARALLEL_FROM {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, |p| p.get().min(8))
-    };
     let chunk = n.div_ceil(threads.max(1)).max(1);
     let run = |lo: usize, hi: usize| {
         let mut out = Vec::with_capacity((hi - lo) * 8);
@@ -784,5 +789,25 @@ impl Sim<'_> {
         let wait = self.between(MIN, 20 * MIN);
         self.t = self.cal.add(self.t, wait);
         self.resolve();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_do_not_change_the_output() {
+        let mut o = GenerateOptions::ending(
+            NaiveDate::from_ymd_opt(2026, 11, 16).unwrap(),
+            chrono_tz::Europe::London,
+        );
+        o.weeks = 1;
+        o.per_week = 3000;
+        let one = simulate_on(&o, 1);
+        let three = simulate_on(&o, 3);
+        assert_eq!(one.conversations, three.conversations);
+        assert!(one.events.len() > 20_000);
+        assert_eq!(one.events, three.events);
     }
 }
