@@ -43,8 +43,13 @@ fn generate(n: u64, path: &Path) {
     drop(rows);
     let ing = baton::ingest::normalise(raw, &Default::default(), None).unwrap();
     let mut f = std::fs::File::create(path).unwrap();
-    baton::ingest::write_canonical(&ing.events, baton::config::SourceFormat::Parquet, &mut f).unwrap();
-    eprintln!("generated {n} conversations, {} events in {gen_s:.1} s -> {}", ing.events.height(), path.display());
+    baton::ingest::write_canonical(&ing.events, baton::config::SourceFormat::Parquet, &mut f)
+        .unwrap();
+    eprintln!(
+        "generated {n} conversations, {} events in {gen_s:.1} s -> {}",
+        ing.events.height(),
+        path.display()
+    );
 }
 
 fn measure(path: &Path) {
@@ -52,11 +57,21 @@ fn measure(path: &Path) {
     let period = baton::domain::Period::parse("2026-W46", cfg.tz(), chrono::Utc::now()).unwrap();
     let t0 = Instant::now();
     let bytes = std::fs::read(path).unwrap();
-    let ing = baton::ingest::read_canonical(&bytes, baton::config::SourceFormat::Parquet, &Default::default(), None).unwrap();
+    let ing = baton::ingest::read_canonical(
+        &bytes,
+        baton::config::SourceFormat::Parquet,
+        &Default::default(),
+        None,
+    )
+    .unwrap();
     drop(bytes);
     let t_read = t0.elapsed().as_secs_f64();
     let events = ing.events.height();
-    let req = baton::metrics::MetricsRequest { period: &period, dimensions: &cfg.report.dimensions, trend_weeks: cfg.report.trend_weeks };
+    let req = baton::metrics::MetricsRequest {
+        period: &period,
+        dimensions: &cfg.report.dimensions,
+        trend_weeks: cfg.report.trend_weeks,
+    };
     let t1 = Instant::now();
     let report = baton::metrics::compute(&ing.events, &cfg, &req, &ing.quarantine.counts).unwrap();
     let json = serde_json::to_string(&report).unwrap();
@@ -71,24 +86,37 @@ fn measure(path: &Path) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     match args.first().map(String::as_str) {
         Some("gen") => return generate(args[1].parse().unwrap(), Path::new(&args[2])),
         Some("measure") => return measure(Path::new(&args[1])),
         _ => {}
     }
-    let sizes: Vec<u64> = if args.is_empty() { vec![100_000, 1_000_000] } else { args.iter().filter_map(|a| a.parse().ok()).collect() };
+    let sizes: Vec<u64> = if args.is_empty() {
+        vec![100_000, 1_000_000]
+    } else {
+        args.iter().filter_map(|a| a.parse().ok()).collect()
+    };
     let me = std::env::current_exe().unwrap();
     for n in sizes {
         let path = file_for(n);
         if !path.exists() {
-            let ok = Command::new(&me).args(["gen", &n.to_string(), path.to_str().unwrap()]).status().unwrap();
+            let ok = Command::new(&me)
+                .args(["gen", &n.to_string(), path.to_str().unwrap()])
+                .status()
+                .unwrap();
             assert!(ok.success(), "generating {n} failed");
         }
         print!("{n:>9} conversations: ");
         use std::io::Write;
         std::io::stdout().flush().unwrap();
-        let ok = Command::new(&me).args(["measure", path.to_str().unwrap()]).status().unwrap();
+        let ok = Command::new(&me)
+            .args(["measure", path.to_str().unwrap()])
+            .status()
+            .unwrap();
         assert!(ok.success(), "measuring {n} failed");
     }
 }

@@ -58,87 +58,215 @@ fn serve_zendesk(api: &FakeApi, start: i64) {
     let b = api.base();
     let web = json!("Web form");
     let ev = |s: i64| format!("{b}{}", events_url(s));
-    // Page A: t0..t15.
-    let e1 = audit(json!(1001), json!(101), 0, json!(1), web.clone(), json!([
-        {"id": 5001, "event_type": "Create", "status": "new", "via": "Web form"},
-        {"id": 5002, "event_type": "Comment", "author_id": 1, "public": true, "body": "my invoice is wrong"},
-    ]));
-    let e2 = audit(json!(1002), json!(101), 2, json!(-1), json!("Rule"), json!([
-        {"id": 5003, "event_type": "Change", "group_id": 10, "previous_value": null, "via": "Rule", "via_reference_id": 77},
-    ]));
-    let e3 = audit(json!(1003), json!(101), 5, json!(2), web.clone(), json!([
-        {"id": 5004, "event_type": "Change", "assignee_id": 2, "previous_value": null},
-    ]));
-    let e10 = audit(json!(1010), json!(102), 10, json!(6), json!("Chat"), json!([
-        {"id": 5010, "event_type": "Create", "status": "new"},
-        {"id": 5011, "event_type": "Comment", "author_id": 6, "public": true, "body": "hi"},
-    ]));
-    let e11 = audit(json!(1011), json!(102), 11, json!(4), json!("Answer Bot"), json!([
-        {"id": 5012, "event_type": "Comment", "author_id": 4, "public": true, "body": "I can help"},
-    ]));
-    let e12 = audit(json!(1012), json!(102), 15, json!(-1), json!({"channel": "rule", "source": {"rel": "trigger"}}), json!([
-        {"id": 5013, "event_type": "Change", "group_id": 30, "previous_value": null},
-        {"id": 5014, "event_type": "Change", "assignee_id": 5, "previous_value": null},
-    ]));
-    // Page B: t15..t40, repeating e12 at its edge.
-    let e4 = audit(json!(1004), json!(101), 20, json!(2), web.clone(), json!([
-        {"id": 5005, "event_type": "Comment", "author_id": 2, "public": true, "body": "looking"},
-    ]));
-    let e13 = audit(json!(1013), json!(102), 25, json!(5), json!("Voice"), json!([
-        {"id": 5015, "event_type": "VoiceComment", "author_id": 5, "public": true, "data": {"call_duration": 60}},
-    ]));
-    let e5 = audit(json!(1005), json!(101), 30, json!(2), web.clone(), json!([
-        {"id": 5006, "event_type": "Change", "group_id": 20, "previous_value": 10},
-        {"id": 5007, "event_type": "Change", "assignee_id": null, "previous_value": 2},
-        {"id": 5008, "event_type": "Change", "tags": ["billing_q", "needs_specialist"], "previous_value": ["billing_q"]},
-    ]));
-    let e14 = audit(json!(1014), json!(102), 35, json!(5), web.clone(), json!([
-        {"id": 5016, "event_type": "Change", "status": "solved", "previous_value": "new"},
-    ]));
-    let e6 = audit(json!(1006), json!(101), 40, json!(3), web.clone(), json!([
-        {"id": 5009, "event_type": "Change", "assignee_id": 3, "previous_value": null},
-    ]));
+    // Page A: t0..t11.
+    let e1 = audit(
+        json!(1001),
+        json!(101),
+        0,
+        json!(1),
+        web.clone(),
+        json!([
+            {"id": 5001, "event_type": "Create", "status": "new", "via": "Web form"},
+            {"id": 5002, "event_type": "Comment", "author_id": 1, "public": true, "body": "my invoice is wrong"},
+        ]),
+    );
+    let e2 = audit(
+        json!(1002),
+        json!(101),
+        2,
+        json!(-1),
+        json!("Rule"),
+        json!([
+            {"id": 5003, "event_type": "Change", "group_id": 10, "previous_value": null, "via": "Rule", "via_reference_id": 77},
+        ]),
+    );
+    let e3 = audit(
+        json!(1003),
+        json!(101),
+        5,
+        json!(2),
+        web.clone(),
+        json!([
+            {"id": 5004, "event_type": "Change", "assignee_id": 2, "previous_value": null},
+        ]),
+    );
+    let e10 = audit(
+        json!(1010),
+        json!(102),
+        10,
+        json!(6),
+        json!("Chat"),
+        json!([
+            {"id": 5010, "event_type": "Create", "status": "new"},
+            {"id": 5011, "event_type": "Comment", "author_id": 6, "public": true, "body": "hi"},
+        ]),
+    );
+    let e11 = audit(
+        json!(1011),
+        json!(102),
+        11,
+        json!(4),
+        json!("Answer Bot"),
+        json!([
+            {"id": 5012, "event_type": "Comment", "author_id": 4, "public": true, "body": "I can help"},
+        ]),
+    );
+    let e12 = audit(
+        json!(1012),
+        json!(102),
+        15,
+        json!(-1),
+        json!({"channel": "rule", "source": {"rel": "trigger"}}),
+        json!([
+            {"id": 5013, "event_type": "Change", "group_id": 30, "previous_value": null},
+            {"id": 5014, "event_type": "Change", "assignee_id": 5, "previous_value": null},
+        ]),
+    );
+    // Page B: t11..t40, repeating e11 (a comment) at its edge.
+    let e4 = audit(
+        json!(1004),
+        json!(101),
+        20,
+        json!(2),
+        web.clone(),
+        json!([
+            {"id": 5005, "event_type": "Comment", "author_id": 2, "public": true, "body": "looking"},
+        ]),
+    );
+    let e13 = audit(
+        json!(1013),
+        json!(102),
+        25,
+        json!(5),
+        json!("Voice"),
+        json!([
+            {"id": 5015, "event_type": "VoiceComment", "author_id": 5, "public": true, "data": {"call_duration": 60}},
+        ]),
+    );
+    let e5 = audit(
+        json!(1005),
+        json!(101),
+        30,
+        json!(2),
+        web.clone(),
+        json!([
+            {"id": 5006, "event_type": "Change", "group_id": 20, "previous_value": 10},
+            {"id": 5007, "event_type": "Change", "assignee_id": null, "previous_value": 2},
+            {"id": 5008, "event_type": "Change", "tags": ["billing_q", "needs_specialist"], "previous_value": ["billing_q"]},
+        ]),
+    );
+    let e14 = audit(
+        json!(1014),
+        json!(102),
+        35,
+        json!(5),
+        web.clone(),
+        json!([
+            {"id": 5016, "event_type": "Change", "status": "solved", "previous_value": "new"},
+        ]),
+    );
+    let e6 = audit(
+        json!(1006),
+        json!(101),
+        40,
+        json!(3),
+        web.clone(),
+        json!([
+            {"id": 5009, "event_type": "Change", "assignee_id": 3, "previous_value": null},
+        ]),
+    );
     // Page C: t40..t120, repeating e6 at its edge; nulls and unknown kinds.
-    let e7 = audit(json!(1007), json!(101), 50, json!(3), web.clone(), json!([
-        {"id": 5020, "event_type": "Comment", "author_id": 3, "public": true, "body": "fixed"},
-        {"id": 5021, "event_type": "Change", "status": "solved", "previous_value": "open"},
-    ]));
-    let e8 = audit(json!(1008), json!(101), 60, json!(1), json!("Mail"), json!([
-        {"id": 5022, "event_type": "Comment", "author_id": 1, "public": true, "body": "still wrong"},
-        {"id": 5023, "event_type": "Change", "status": "open", "previous_value": "solved"},
-    ]));
-    let e9 = audit(json!(1009), json!(101), 70, json!(3), web.clone(), json!([
-        {"id": 5024, "event_type": "Change", "status": "solved", "previous_value": "open"},
-        {"id": 5025, "event_type": "Notification", "recipients": [1], "subject": "solved"},
-    ]));
-    let e15 = audit(json!("1015"), json!("103"), 100, json!("1"), json!("Mail"), json!([
-        {"id": "5030", "event_type": "Create", "status": "new"},
-        {"id": "5031", "event_type": "Create", "group_id": "10"},
-        {"id": "5032", "event_type": "Create", "assignee_id": "2"},
-    ]));
-    let e16 = audit(json!("1016"), json!("103"), 110, json!("2"), json!(null), json!([
-        {"id": "5033", "event_type": "Change", "assignee_id": "3", "previous_value": "2", "via": null},
-        {"id": "5034", "event_type": "Comment", "author_id": "2", "public": false, "body": "yours"},
-        {"id": "5035", "event_type": "Change", "priority": "high", "previous_value": null},
-    ]));
-    let e17 = audit(json!("1017"), json!("103"), 120, json!("3"), web.clone(), json!([
-        {"id": "5036", "event_type": "Comment", "author_id": "3", "public": true, "body": "done"},
-        {"id": "5037", "event_type": "Change", "status": "solved", "previous_value": "new"},
-        {"id": "5038", "event_type": "SparkleEvent", "sparkles": null},
-    ]));
+    let e7 = audit(
+        json!(1007),
+        json!(101),
+        50,
+        json!(3),
+        web.clone(),
+        json!([
+            {"id": 5020, "event_type": "Comment", "author_id": 3, "public": true, "body": "fixed"},
+            {"id": 5021, "event_type": "Change", "status": "solved", "previous_value": "open"},
+        ]),
+    );
+    let e8 = audit(
+        json!(1008),
+        json!(101),
+        60,
+        json!(1),
+        json!("Mail"),
+        json!([
+            {"id": 5022, "event_type": "Comment", "author_id": 1, "public": true, "body": "still wrong"},
+            {"id": 5023, "event_type": "Change", "status": "open", "previous_value": "solved"},
+        ]),
+    );
+    let e9 = audit(
+        json!(1009),
+        json!(101),
+        70,
+        json!(3),
+        web.clone(),
+        json!([
+            {"id": 5024, "event_type": "Change", "status": "solved", "previous_value": "open"},
+            {"id": 5025, "event_type": "Notification", "recipients": [1], "subject": "solved"},
+        ]),
+    );
+    let e15 = audit(
+        json!("1015"),
+        json!("103"),
+        100,
+        json!("1"),
+        json!("Mail"),
+        json!([
+            {"id": "5030", "event_type": "Create", "status": "new"},
+            {"id": "5031", "event_type": "Create", "group_id": "10"},
+            {"id": "5032", "event_type": "Create", "assignee_id": "2"},
+        ]),
+    );
+    let e16 = audit(
+        json!("1016"),
+        json!("103"),
+        110,
+        json!("2"),
+        json!(null),
+        json!([
+            {"id": "5033", "event_type": "Change", "assignee_id": "3", "previous_value": "2", "via": null},
+            {"id": "5034", "event_type": "Comment", "author_id": "2", "public": false, "body": "yours"},
+            {"id": "5035", "event_type": "Change", "priority": "high", "previous_value": null},
+        ]),
+    );
+    let e17 = audit(
+        json!("1017"),
+        json!("103"),
+        120,
+        json!("3"),
+        web.clone(),
+        json!([
+            {"id": "5036", "event_type": "Comment", "author_id": "3", "public": true, "body": "done"},
+            {"id": "5037", "event_type": "Change", "status": "solved", "previous_value": "new"},
+            {"id": "5038", "event_type": "SparkleEvent", "sparkles": null},
+        ]),
+    );
 
-    api.page(&format!("GET {}", events_url(start)), json!({
-        "ticket_events": [e1, e2, e3, e10, e11, e12.clone()],
-        "count": 6, "end_time": t(15), "next_page": ev(t(15)), "end_of_stream": false,
-    }));
-    api.page(&format!("GET {}", events_url(t(15))), json!({
-        "ticket_events": [e12, e4, e13, e5, e14, e6.clone()],
-        "count": 6, "end_time": t(40), "next_page": ev(t(40)), "end_of_stream": false,
-    }));
-    api.page(&format!("GET {}", events_url(t(40))), json!({
-        "ticket_events": [e6, e7, e8, e9, e15, e16, e17],
-        "count": 7, "end_time": t(120), "next_page": ev(t(120)), "end_of_stream": true,
-    }));
+    api.page(
+        &format!("GET {}", events_url(start)),
+        json!({
+            "ticket_events": [e1, e2, e3, e10, e11.clone()],
+            "count": 5, "end_time": t(11), "next_page": ev(t(11)), "end_of_stream": false,
+        }),
+    );
+    api.page(
+        &format!("GET {}", events_url(t(11))),
+        json!({
+            "ticket_events": [e11, e12, e4, e13, e5, e14, e6.clone()],
+            "count": 7, "end_time": t(40), "next_page": ev(t(40)), "end_of_stream": false,
+        }),
+    );
+    api.page(
+        &format!("GET {}", events_url(t(40))),
+        json!({
+            "ticket_events": [e6, e7, e8, e9, e15, e16, e17],
+            "count": 7, "end_time": t(120), "next_page": ev(t(120)), "end_of_stream": true,
+        }),
+    );
     // Polling past the end: nothing new.
     api.page(&format!("GET {}", events_url(t(120))), json!({
         "ticket_events": [], "count": 0, "end_time": t(120), "next_page": ev(t(120)), "end_of_stream": true,
@@ -153,21 +281,30 @@ fn serve_zendesk(api: &FakeApi, start: i64) {
         ],
         "after_cursor": "c2", "after_url": format!("{b}{}", tickets_url("cursor=c2")), "end_of_stream": false,
     }));
-    api.page(&format!("GET {}", tickets_url("cursor=c2")), json!({
-        "tickets": [
-            {"id": "103", "via": {"channel": "email"}, "requester_id": "1", "assignee_id": "3",
-             "group_id": "10", "status": "solved", "tags": [], "created_at": iso(100)},
-        ],
-        "after_cursor": "c3", "after_url": null, "end_of_stream": true,
-    }));
-    api.page("GET /api/v2/groups.json", json!({
-        "groups": [{"id": 10, "name": "General Support"}, {"id": 20, "name": "Billing"}],
-        "next_page": format!("{b}/api/v2/groups.json?page=2"), "count": 3,
-    }));
-    api.page("GET /api/v2/groups.json?page=2", json!({
-        "groups": [{"id": "30", "name": "Technical"}, {"id": 40, "name": null}],
-        "next_page": null, "count": 3,
-    }));
+    api.page(
+        &format!("GET {}", tickets_url("cursor=c2")),
+        json!({
+            "tickets": [
+                {"id": "103", "via": {"channel": "email"}, "requester_id": "1", "assignee_id": "3",
+                 "group_id": "10", "status": "solved", "tags": [], "created_at": iso(100)},
+            ],
+            "after_cursor": "c3", "after_url": null, "end_of_stream": true,
+        }),
+    );
+    api.page(
+        "GET /api/v2/groups.json",
+        json!({
+            "groups": [{"id": 10, "name": "General Support"}, {"id": 20, "name": "Billing"}],
+            "next_page": format!("{b}/api/v2/groups.json?page=2"), "count": 3,
+        }),
+    );
+    api.page(
+        "GET /api/v2/groups.json?page=2",
+        json!({
+            "groups": [{"id": "30", "name": "Technical"}, {"id": 40, "name": null}],
+            "next_page": null, "count": 3,
+        }),
+    );
     let mut s = api.state.lock().unwrap();
     for (id, name, role) in [
         (1, "Cora Customer", "end-user"),
@@ -191,10 +328,16 @@ fn expected() -> Vec<String> {
     vec![
         format!("101|{}|created|||human||web||", at(0)),
         format!("101|{}|message|||human|customer|||", at(0)),
-        format!("101|{}|assigned||General Support|human|||automation|", at(2)),
+        format!(
+            "101|{}|assigned||General Support|human|||automation|",
+            at(2)
+        ),
         format!("101|{}|assigned|Ann|General Support|human|||human|", at(5)),
         format!("101|{}|message|Ann||human|agent|||", at(20)),
-        format!("101|{}|assigned||Billing|human|||human|needs_specialist", at(30)),
+        format!(
+            "101|{}|assigned||Billing|human|||human|needs_specialist",
+            at(30)
+        ),
         format!("101|{}|assigned|Bob|Billing|human|||human|", at(40)),
         format!("101|{}|message|Bob||human|agent|||", at(50)),
         format!("101|{}|resolved|||human|||human|", at(50)),
@@ -209,8 +352,14 @@ fn expected() -> Vec<String> {
         format!("102|{}|message|Cy||human|agent|phone||", at(25)),
         format!("102|{}|resolved|||human|||human|", at(35)),
         format!("103|{}|created|||human||email||", at(100)),
-        format!("103|{}|assigned|Ann|General Support|human|||human|", at(100)),
-        format!("103|{}|assigned|Bob|General Support|human|||human|", at(110)),
+        format!(
+            "103|{}|assigned|Ann|General Support|human|||human|",
+            at(100)
+        ),
+        format!(
+            "103|{}|assigned|Bob|General Support|human|||human|",
+            at(110)
+        ),
         format!("103|{}|message|Bob||human|agent|||", at(120)),
         format!("103|{}|resolved|||human|||human|", at(120)),
     ]
@@ -242,8 +391,8 @@ fn zendesk_source(api: &FakeApi, env: &str) -> SourceConfig {
 fn with_token(api: &FakeApi, env: &str, token: &str) {
     std::env::set_var(env, token);
     use base64::Engine;
-    let basic = base64::engine::general_purpose::STANDARD
-        .encode(format!("ops@example.com/token:{token}"));
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("ops@example.com/token:{token}"));
     api.state.lock().unwrap().require_auth = Some(format!("Basic {basic}"));
 }
 
@@ -251,9 +400,19 @@ fn check(ing: &baton::ingest::Ingested) {
     assert_eq!(lines(&ing.events), expected());
     // Topic from the ticket's tags, on every row of ticket 101 only.
     let topics = ing.events.column("topic").unwrap().str().unwrap().clone();
-    let ids = ing.events.column("conversation_id").unwrap().str().unwrap().clone();
+    let ids = ing
+        .events
+        .column("conversation_id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .clone();
     for (id, topic) in ids.iter().zip(topics.iter()) {
-        let want = if id == Some("101") { Some("billing") } else { None };
+        let want = if id == Some("101") {
+            Some("billing")
+        } else {
+            None
+        };
         assert_eq!(topic, want, "topic of {id:?}");
     }
     // The unknown child kind is counted (no row); nothing else is quarantined.
@@ -282,18 +441,36 @@ async fn pages_are_followed_edges_deduplicated_and_events_mapped() {
     serve_zendesk(&api, 0);
     with_token(&api, "BATON_TEST_ZD_TOKEN_A", "zd-secret-token-A");
     let src = zendesk_source(&api, "BATON_TEST_ZD_TOKEN_A");
-    let got = pull_with_stats("zendesk", &src, &PullWindow::everything(), &PullOptions::default())
-        .await
-        .unwrap();
+    let got = pull_with_stats(
+        "zendesk",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap();
     check(&got.ingested);
     // Ignored (known, not events): the private note, the Notification, the priority change.
-    assert_eq!(got.stats.skipped.get("zendesk internal note (private comment)"), Some(&1));
-    assert_eq!(got.stats.skipped.get("zendesk Notification event"), Some(&1));
     assert_eq!(
-        got.stats.skipped.get("zendesk change of a field baton does not use"),
+        got.stats
+            .skipped
+            .get("zendesk internal note (private comment)"),
         Some(&1)
     );
-    assert_eq!(got.stats.skipped.get("unknown zendesk event kind"), Some(&1));
+    assert_eq!(
+        got.stats.skipped.get("zendesk Notification event"),
+        Some(&1)
+    );
+    assert_eq!(
+        got.stats
+            .skipped
+            .get("zendesk change of a field baton does not use"),
+        Some(&1)
+    );
+    assert_eq!(
+        got.stats.skipped.get("unknown zendesk event kind"),
+        Some(&1)
+    );
     // 3 event pages + 2 ticket pages + 2 group pages + 1 users batch, no retries.
     assert_eq!(got.stats.requests, 8);
     assert_eq!(api.total_hits(), 8);
@@ -327,17 +504,25 @@ async fn rate_limits_5xx_truncated_bodies_and_timeouts_are_survived() {
     let api = FakeApi::start().await;
     serve_zendesk(&api, 0);
     with_token(&api, "BATON_TEST_ZD_TOKEN_B", "zd-secret-token-B");
-    api.fault(&format!("GET {}", events_url(t(15))), Fault::RetryAfter(1));
+    api.fault(&format!("GET {}", events_url(t(11))), Fault::RetryAfter(1));
     api.fault(&format!("GET {}", events_url(t(40))), Fault::Truncated);
-    api.fault(&format!("GET {}", tickets_url("cursor=c2")), Fault::Status(503));
+    api.fault(
+        &format!("GET {}", tickets_url("cursor=c2")),
+        Fault::Status(503),
+    );
     api.fault("GET /api/v2/groups.json", Fault::Slow(1600));
     let mut src = zendesk_source(&api, "BATON_TEST_ZD_TOKEN_B");
     // A 5 s backoff would show if the 429 wait did not come from Retry-After (1 s).
     src.backoff_base_ms = 40;
     let t0 = std::time::Instant::now();
-    let got = pull_with_stats("zendesk", &src, &PullWindow::everything(), &PullOptions::default())
-        .await
-        .unwrap();
+    let got = pull_with_stats(
+        "zendesk",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap();
     assert!(t0.elapsed() >= std::time::Duration::from_millis(950));
     check(&got.ingested);
     assert_eq!(got.stats.rate_limit_waits, 1);
@@ -353,12 +538,23 @@ async fn a_401_names_the_url_but_never_the_token() {
     with_token(&api, "BATON_TEST_ZD_TOKEN_C", "the-right-token");
     std::env::set_var("BATON_TEST_ZD_TOKEN_C", "zd-wrong-secret-C");
     let src = zendesk_source(&api, "BATON_TEST_ZD_TOKEN_C");
-    let err = pull_with_stats("zendesk", &src, &PullWindow::everything(), &PullOptions::default())
-        .await
-        .unwrap_err();
+    let err = pull_with_stats(
+        "zendesk",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, SourceError::Status { status: 401, .. }), "{err:?}");
-    assert!(msg.contains(&api.base()) && msg.contains("/api/v2/"), "{msg}");
+    assert!(
+        matches!(err, SourceError::Status { status: 401, .. }),
+        "{err:?}"
+    );
+    assert!(
+        msg.contains(&api.base()) && msg.contains("/api/v2/"),
+        "{msg}"
+    );
     assert!(msg.contains("Couldn't authenticate you"), "{msg}");
     assert!(!msg.contains("zd-wrong-secret-C"), "{msg}");
     assert!(!format!("{err:?}").contains("zd-wrong-secret-C"));
@@ -390,7 +586,7 @@ async fn an_interrupted_pull_resumes_from_the_last_saved_page_and_counts_nothing
     serve_zendesk(&api, start);
     with_token(&api, "BATON_TEST_ZD_TOKEN_D", "zd-secret-token-D");
     let page_a = format!("GET {}", events_url(start));
-    let page_b = format!("GET {}", events_url(t(15)));
+    let page_b = format!("GET {}", events_url(t(11)));
     let page_c = format!("GET {}", events_url(t(40)));
     for _ in 0..2 {
         api.fault(&page_c, Fault::Status(500));
@@ -406,21 +602,37 @@ async fn an_interrupted_pull_resumes_from_the_last_saved_page_and_counts_nothing
         .await
         .unwrap_err();
     assert!(matches!(err, SourceError::GaveUp { .. }), "{err:?}");
-    assert_eq!((api.hits(&page_a), api.hits(&page_b), api.hits(&page_c)), (1, 1, 2));
+    assert_eq!(
+        (api.hits(&page_a), api.hits(&page_b), api.hits(&page_c)),
+        (1, 1, 2)
+    );
 
     // The rerun replays pages A and B from the cache and asks only for C onwards.
-    let resumed = pull_with_stats("zendesk", &src, &window, &opts).await.unwrap();
-    assert_eq!((api.hits(&page_a), api.hits(&page_b), api.hits(&page_c)), (1, 1, 3));
+    let resumed = pull_with_stats("zendesk", &src, &window, &opts)
+        .await
+        .unwrap();
+    assert_eq!(
+        (api.hits(&page_a), api.hits(&page_b), api.hits(&page_c)),
+        (1, 1, 3)
+    );
     assert!(resumed.stats.cached_pages >= 2);
     check(&resumed.ingested);
-    assert_eq!(lines(&resumed.ingested.events), lines(&reference.ingested.events));
+    assert_eq!(
+        lines(&resumed.ingested.events),
+        lines(&reference.ingested.events)
+    );
 
     // A third run: everything is in the cache and the window is closed: no request at all.
     api.reset_hits();
-    let again = pull_with_stats("zendesk", &src, &window, &opts).await.unwrap();
+    let again = pull_with_stats("zendesk", &src, &window, &opts)
+        .await
+        .unwrap();
     assert_eq!(api.total_hits(), 0);
     assert_eq!(again.stats.requests, 0);
-    assert_eq!(lines(&again.ingested.events), lines(&reference.ingested.events));
+    assert_eq!(
+        lines(&again.ingested.events),
+        lines(&reference.ingested.events)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -428,14 +640,22 @@ async fn a_next_page_on_another_host_is_not_followed() {
     let api = FakeApi::start().await;
     serve_zendesk(&api, 0);
     with_token(&api, "BATON_TEST_ZD_TOKEN_E", "zd-secret-token-E");
-    api.page(&format!("GET {}", events_url(0)), json!({
-        "ticket_events": [], "count": 0, "end_time": t(1),
-        "next_page": "https://evil.example.com/steal?start_time=1", "end_of_stream": false,
-    }));
+    api.page(
+        &format!("GET {}", events_url(0)),
+        json!({
+            "ticket_events": [], "count": 0, "end_time": t(1),
+            "next_page": "https://evil.example.com/steal?start_time=1", "end_of_stream": false,
+        }),
+    );
     let src = zendesk_source(&api, "BATON_TEST_ZD_TOKEN_E");
-    let err = pull_with_stats("zendesk", &src, &PullWindow::everything(), &PullOptions::default())
-        .await
-        .unwrap_err();
+    let err = pull_with_stats(
+        "zendesk",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(err, SourceError::Shape { .. }), "{err:?}");
     assert!(err.to_string().contains("another host"), "{err}");
 }

@@ -19,7 +19,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .origin()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| crate::config::EMBEDDED_NAME.to_string());
-    crate::report::check_templates(args.templates.as_deref())?;
+    match &args.templates {
+        Some(dir) => crate::report::check_templates(dir)?,
+        // The embedded templates: render the sample view to prove they compile and run.
+        None => drop(crate::report::Renderer::new().render(&crate::report::sample_view())?),
+    }
     println!(
         "ok: {origin}: {} owners, {} sources, {} schedules; templates {}",
         cfg.owners().len(),

@@ -16,6 +16,14 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
         e.is::<crate::config::ConfigError>()
             || e.is::<crate::domain::PeriodError>()
             || e.is::<UsageError>()
+            || e.is::<crate::report::TemplateError>()
+            || matches!(
+                e.downcast_ref::<crate::report::RenderError>(),
+                Some(
+                    crate::report::RenderError::Template(_)
+                        | crate::report::RenderError::ReadDir { .. }
+                )
+            )
     });
     if usage {
         2

@@ -186,3 +186,53 @@ impl SourceConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{AuthKind, Config, SourceKind};
+
+    #[test]
+    fn vendor_sources_parse_with_their_options_and_defaults() {
+        let text = format!(
+            "{}\n{}",
+            crate::config::EMBEDDED_DEFAULT,
+            r#"
+[sources.zd]
+kind = "zendesk"
+base_url = "https://acme.zendesk.com"
+auth = { kind = "basic", user = "ops@acme.com/token", secret_env = "ZENDESK_TOKEN" }
+ai_agent_ids = ["4"]
+ai_team = "AI Agent"
+tag_reasons = { wrong_queue = "wrong_queue" }
+tag_topics = { billing_q = "billing" }
+backoff_base_ms = 250
+
+[sources.ic]
+kind = "intercom"
+base_url = "https://api.intercom.io"
+api_version = "2.15"
+auth = { kind = "bearer", secret_file = "/run/secrets/intercom" }
+concurrency = 8
+"#
+        );
+        let cfg = Config::parse(&text, "test.toml").unwrap();
+        let zd = &cfg.sources["zd"];
+        assert_eq!(zd.kind, SourceKind::Zendesk);
+        assert_eq!(zd.backoff_base_ms, 250);
+        assert_eq!(zd.max_retries, 5);
+        assert_eq!(zd.max_wait_secs, 900);
+        assert_eq!(zd.tag_topics["billing_q"], "billing");
+        let ic = &cfg.sources["ic"];
+        assert_eq!(ic.auth.as_ref().unwrap().kind, AuthKind::Bearer);
+        assert_eq!(ic.concurrency, 8);
+        assert_eq!(ic.backoff_base_ms, 1000);
+
+        // A typo is an error naming the key.
+        let bad = format!(
+            "{}\n[sources.zd]\nkind = \"zendesk\"\nbase_url = \"https://a.b\"\nconcurency = 2\n",
+            crate::config::EMBEDDED_DEFAULT
+        );
+        let err = Config::parse(&bad, "test.toml").unwrap_err().to_string();
+        assert!(err.contains("concurency"), "{err}");
+    }
+}

@@ -406,3 +406,79 @@ fn assignment(
     st.ai_owner = ai;
     out.rows.push(r);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn kinds(out: &VendorEvents) -> Vec<String> {
+        out.rows
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}:{}:{}",
+                    r.event.as_str(),
+                    r.agent.as_deref().unwrap_or("-"),
+                    r.actor.map(|a| a.as_str()).unwrap_or("-")
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn assign_and_reopen_reopens_and_away_mode_is_automation() {
+        let part = |kind: &str, at: i64, to: Value| {
+            json!({"part_type": kind, "created_at": at, "assigned_to": to,
+                   "author": {"type": "admin", "id": 1, "name": "Ann"}})
+        };
+        let conv = json!({
+            "id": 5, "created_at": 100, "state": "open",
+            "conversation_parts": {"conversation_parts": [
+                part("assignment", 110, json!({"type": "admin", "id": 1})),
+                part("close", 120, json!(null)),
+                part("assign_and_reopen", 130, json!({"type": "admin", "id": 2})),
+                part("away_mode_assignment", 140, json!({"type": "admin", "id": 1})),
+            ]}
+        });
+        let export = IntercomExport {
+            conversations: vec![conv],
+            admins: vec![
+                json!({"id": 1, "name": "Ann"}),
+                json!({"id": "2", "name": "Bob"}),
+            ],
+            teams: vec![],
+        };
+        let out = to_events(&export, &Mapping::default());
+        assert_eq!(
+            kinds(&out),
+            vec![
+                "created:-:-",
+                "assigned:Ann:human",
+                "resolved:-:human",
+                "reopened:-:human",
+                "assigned:Bob:human",
+                "assigned:Ann:automation",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_closed_conversation_without_parts_is_resolved_at_its_last_close() {
+        let export = IntercomExport {
+            conversations: vec![
+                json!({"id": "x", "created_at": 100, "updated_at": 900, "state": "closed",
+                       "statistics": {"last_close_at": 500}}),
+                json!({"id": null, "created_at": 100}),
+            ],
+            ..Default::default()
+        };
+        let out = to_events(&export, &Mapping::default());
+        assert_eq!(kinds(&out), vec!["created:-:-", "resolved:-:human"]);
+        assert_eq!(out.rows[1].at.timestamp(), 500);
+        assert_eq!(
+            out.unknown.get("intercom conversation without id"),
+            Some(&1)
+        );
+    }
+}

@@ -244,37 +244,45 @@ impl<'a> Audit<'a> {
                         }
                         self.created = true;
                     }
-                    let Some(field) = OWNER_FIELDS.iter().find(|f| c.get(**f).is_some()) else {
-                        if ckind == "Change" {
-                            out.ignored("zendesk change of a field baton does not use");
-                        }
-                        continue;
-                    };
-                    let value = c.get(*field);
-                    let prev = c.get("previous_value");
-                    match *field {
-                        "assignee_id" => {
-                            if st.assignee.is_none() && !st.has_owner {
-                                st.assignee = id(prev);
+                    let fields: Vec<&str> = OWNER_FIELDS
+                        .iter()
+                        .copied()
+                        .filter(|f| c.get(*f).is_some())
+                        .collect();
+                    if fields.is_empty() && ckind == "Change" {
+                        out.ignored("zendesk change of a field baton does not use");
+                    }
+                    // `previous_value` belongs to a Change's one field; a Create has none.
+                    let prev = (fields.len() == 1)
+                        .then(|| c.get("previous_value"))
+                        .flatten();
+                    for field in fields {
+                        let value = c.get(field);
+                        match field {
+                            "assignee_id" => {
+                                if st.assignee.is_none() && !st.has_owner {
+                                    st.assignee = id(prev);
+                                }
+                                self.assignee = Some(id(value));
                             }
-                            self.assignee = Some(id(value));
-                        }
-                        "group_id" => {
-                            if st.group.is_none() && !st.has_owner {
-                                st.group = id(prev);
+                            "group_id" => {
+                                if st.group.is_none() && !st.has_owner {
+                                    st.group = id(prev);
+                                }
+                                self.group = Some(id(value));
                             }
-                            self.group = Some(id(value));
-                        }
-                        "status" => {
-                            if st.status.is_none() {
-                                st.status = text(prev).map(str::to_ascii_lowercase);
+                            "status" => {
+                                if st.status.is_none() {
+                                    st.status = text(prev).map(str::to_ascii_lowercase);
+                                }
+                                self.status = text(value).map(str::to_ascii_lowercase);
                             }
-                            self.status = text(value).map(str::to_ascii_lowercase);
-                        }
-                        _ => {
-                            let before: BTreeSet<String> = strings(prev).into_iter().collect();
-                            self.added_tags
-                                .extend(strings(value).into_iter().filter(|t| !before.contains(t)));
+                            _ => {
+                                let before: BTreeSet<String> = strings(prev).into_iter().collect();
+                                self.added_tags.extend(
+                                    strings(value).into_iter().filter(|t| !before.contains(t)),
+                                );
+                            }
                         }
                     }
                 }
@@ -524,5 +532,116 @@ fn author_kind(
         // An unknown user: the requester is the customer, anyone else works there.
         None if author.is_some() && author == requester => Author::Customer,
         None => Author::Agent,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn audit(id: i64, ticket: Value, ts: i64, via: &str, kids: Value) -> Value {
+        json!({"id": id, "ticket_id": ticket, "timestamp": ts, "updater_id": 2, "via": via,
+               "event_type": "Audit", "child_events": kids})
+    }
+
+    fn summary(out: &VendorEvents) -> Vec<String> {
+        out.rows
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {} {}",
+                    r.conversation_id,
+                    r.event.as_str(),
+                    r.agent.as_deref().unwrap_or("-"),
+                    r.team.as_deref().unwrap_or("-")
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn solved_then_closed_is_one_resolution_and_ids_of_either_type_are_one_ticket() {
+        let export = ZendeskExport {
+            ticket_events: vec![
+                audit(
+                    1,
+                    json!(7),
+                    100,
+                    "Web form",
+                    json!([
+                        {"event_type": "Create", "status": "new"},
+                        {"event_type": "Create", "group_id": 1, "assignee_id": null},
+                    ]),
+                ),
+                // The same ticket, its id as a string; group change only: the (unset) assignee
+                // stays unset and the new group is the owner.
+                audit(
+                    2,
+                    json!("7"),
+                    200,
+                    "Web form",
+                    json!([
+                        {"event_type": "Change", "group_id": "2", "previous_value": "1"},
+                    ]),
+                ),
+                audit(
+                    3,
+                    json!(7),
+                    300,
+                    "Web form",
+                    json!([
+                        {"event_type": "Change", "status": "solved", "previous_value": "new"},
+                    ]),
+                ),
+                // Closing a solved ticket (an automation, days later) is not a second resolution.
+                audit(
+                    4,
+                    json!(7),
+                    400,
+                    "Closed ticket",
+                    json!([
+                        {"event_type": "Change", "status": "closed", "previous_value": "solved"},
+                    ]),
+                ),
+                audit(5, json!(null), 500, "Web form", json!([])),
+            ],
+            groups: vec![
+                json!({"id": 1, "name": "Triage"}),
+                json!({"id": "2", "name": "Billing"}),
+            ],
+            ..Default::default()
+        };
+        let out = to_events(&export, &Mapping::default());
+        assert_eq!(
+            summary(&out),
+            vec![
+                "7 created - -",
+                "7 assigned - Triage",
+                "7 assigned - Billing",
+                "7 resolved - -"
+            ]
+        );
+        assert_eq!(out.unknown.get("zendesk event without ticket_id"), Some(&1));
+    }
+
+    #[test]
+    fn rule_moves_are_automation_and_unknown_users_fall_back_to_ids() {
+        let export = ZendeskExport {
+            ticket_events: vec![audit(
+                1,
+                json!(8),
+                100,
+                "Rule",
+                json!([
+                    {"event_type": "Change", "assignee_id": 99, "previous_value": null},
+                ]),
+            )],
+            ..Default::default()
+        };
+        let out = to_events(&export, &Mapping::default());
+        assert_eq!(out.rows.len(), 1);
+        assert_eq!(out.rows[0].actor, Some(Actor::Automation));
+        assert_eq!(out.rows[0].agent.as_deref(), Some("user 99"));
     }
 }

@@ -1,6 +1,26 @@
-//! Report: placeholder until the report issue lands.
+//! Report: per-owner view models built from the metrics, rendered with minijinja to an HTML
+//! part (one 600 px column, inline styles, auto-escaped) and a text part, plus the CSV of
+//! every segment movement.
+//!
+//! Public face: [`owner_views`] -> [`OwnerView`]; [`Renderer::render`] -> [`Rendered`];
+//! [`check_templates`] for `baton check`.
 
-/// Checks the templates (placeholder).
-pub fn check_templates(_dir: Option<&std::path::Path>) -> anyhow::Result<()> {
-    Ok(())
-}
+mod csv;
+pub mod format;
+mod render;
+mod sample;
+mod view;
+
+pub use format::Tone;
+pub use render::{
+    check_templates, file_safe, Attachment, InlineImage, RenderError, Rendered, Renderer,
+    TemplateError, HTML_LIMIT_BYTES,
+};
+pub use sample::sample_view;
+pub use view::{
+    owner_views, owner_views_at, subject, BranchLine, DriverLine, Footer, MeasureLine, OwnerView,
+    QuarantineLine, SegmentMove, TrendRow, OWNERS_REPORT,
+};
+
+#[cfg(test)]
+mod tests;

@@ -39,14 +39,10 @@ pub async fn pull(
     let columns = src.columns.clone();
     let ts = src.timestamp_format.clone();
     // Parsing is CPU work; keep it off the async workers.
-    let ingested = tokio::task::spawn_blocking(move || {
+    let ingested = super::off_runtime(name, move || {
         read_canonical(&bytes, format, &columns, ts.as_deref())
     })
-    .await
-    .map_err(|e| SourceError::Http {
-        name: name.to_string(),
-        message: format!("reading the export panicked: {e}"),
-    })??;
+    .await??;
     fetcher.progress.page(
         &fetcher.redactor.url(&url),
         ingested.total_rows() as u64,

@@ -178,12 +178,7 @@ pub async fn pull_with_stats(
             for (k, v) in &events.unknown {
                 *skipped.entry(k.clone()).or_default() += v;
             }
-            let ingested = tokio::task::spawn_blocking(move || events.into_ingested())
-                .await
-                .map_err(|e| SourceError::Http {
-                    name: name.to_string(),
-                    message: format!("normalising the events panicked: {e}"),
-                })??;
+            let ingested = off_runtime(name, move || events.into_ingested()).await??;
             (ingested, skipped, cached)
         }
     };
@@ -223,4 +218,27 @@ fn base_url(name: &str, src: &SourceConfig) -> Result<reqwest::Url, SourceError>
         });
     }
     Ok(url)
+}
+
+/// Runs CPU-bound polars work on a plain thread and awaits it. Not `spawn_blocking`: polars
+/// calls `tokio::task::block_in_place` internally, which panics on a thread that belongs to a
+/// current-thread runtime; a thread outside any runtime works under every runtime flavour.
+async fn off_runtime<T: Send + 'static>(
+    name: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, SourceError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("baton-ingest".into())
+        .spawn(move || {
+            let _ = tx.send(work());
+        })
+        .map_err(|e| SourceError::Http {
+            name: name.to_string(),
+            message: format!("cannot start a thread to read the export: {e}"),
+        })?;
+    rx.await.map_err(|_| SourceError::Http {
+        name: name.to_string(),
+        message: "reading the export panicked".into(),
+    })
 }

@@ -72,16 +72,20 @@ impl Progress {
     }
 
     pub fn retrying(&self, request: &str, why: &str, wait: Duration, attempt: u32) {
-        if let Some(bar) = &self.bar {
-            bar.set_message(format!(
-                "retry {attempt} in {:.1} s: {why}",
-                wait.as_secs_f64()
-            ));
+        let log = || {
+            tracing::warn!(
+                source = %self.name,
+                "{request}: {why}; retry {attempt} in {:.1} s", wait.as_secs_f64()
+            )
+        };
+        match &self.bar {
+            // A retry is worth a line in any case; hide the spinner while it is written.
+            Some(bar) => {
+                bar.suspend(log);
+                bar.set_message(format!("retry {attempt} in {:.1} s", wait.as_secs_f64()));
+            }
+            None => log(),
         }
-        tracing::warn!(
-            source = %self.name,
-            "{request}: {why}; retry {attempt} in {:.1} s", wait.as_secs_f64()
-        );
     }
 
     pub fn finish(&self) {

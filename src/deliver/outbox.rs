@@ -1,0 +1,69 @@
+//! The outbox transport: each message written as `<dir>/<period>-<owner_id>.eml` (the full
+//! RFC 5322 message) plus `<...>.html`, a preview to open in a browser.
+
+use super::{SendError, Transport};
+use crate::deliver::Outgoing;
+use crate::report::file_safe;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    dir: PathBuf,
+}
+
+impl Outbox {
+    pub fn new(dir: impl Into<PathBuf>) -> Outbox {
+        Outbox { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The `.eml` and `.html` paths of a message.
+    pub fn paths(&self, msg: &Outgoing) -> (PathBuf, PathBuf) {
+        let stem = format!("{}-{}", file_safe(&msg.key.period), msg.owner);
+        (
+            self.dir.join(format!("{stem}.eml")),
+            self.dir.join(format!("{stem}.html")),
+        )
+    }
+
+    fn write(&self, msg: &Outgoing) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        let (eml, html) = self.paths(msg);
+        write_atomic(&eml, &msg.message.formatted())?;
+        write_atomic(&html, msg.html.as_bytes())
+    }
+}
+
+/// Writes through a temporary file and a rename, so a reader (or a crash) never sees half
+/// a message.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+impl Transport for Outbox {
+    fn describe(&self) -> String {
+        format!("outbox {}", self.dir.display())
+    }
+
+    fn rewrites_delivered(&self) -> bool {
+        true
+    }
+
+    fn rate_limited(&self) -> bool {
+        false
+    }
+
+    async fn send(&self, msg: &Outgoing) -> Result<(), SendError> {
+        self.write(msg).map_err(|e| {
+            SendError::Setup(format!(
+                "cannot write to the outbox {}: {e}",
+                self.dir.display()
+            ))
+        })
+    }
+}

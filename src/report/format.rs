@@ -1,0 +1,158 @@
+//! How numbers read in human output: percentages, signed percentage-point changes with an
+//! arrow (never colour alone), counts and hours. One place, so the subject, the HTML and the
+//! text part agree; the same functions are the templates' filters.
+
+/// Shown where a number does not exist (no conversations, no previous period).
+pub const MISSING: &str = "–";
+
+/// Rounds to one decimal; `-0.0` becomes `0.0` so a tiny fall never prints as "-0.0".
+fn round1(x: f64) -> f64 {
+    let r = (x * 10.0).round() / 10.0;
+    if r == 0.0 {
+        0.0
+    } else {
+        r
+    }
+}
+
+/// A fraction as a percentage: `0.2314` -> `23.1%`.
+pub fn pct(x: Option<f64>) -> String {
+    match x {
+        Some(v) if v.is_finite() => format!("{:.1}%", round1(v * 100.0)),
+        _ => MISSING.into(),
+    }
+}
+
+/// A change already in percentage points, signed: `+3.1 pp`, `-0.4 pp`, `0.0 pp`.
+pub fn pp(x: Option<f64>) -> String {
+    signed(x, 1, " pp")
+}
+
+/// A signed change with `digits` decimals and a unit suffix (`+12`, `-3.5 h`).
+pub fn signed(x: Option<f64>, digits: usize, unit: &str) -> String {
+    match x {
+        Some(v) if v.is_finite() => {
+            let scale = 10f64.powi(digits as i32);
+            let r = (v * scale).round() / scale;
+            if r == 0.0 {
+                format!("{:.*}{unit}", digits, 0.0)
+            } else if r > 0.0 {
+                format!("+{r:.digits$}{unit}")
+            } else {
+                format!("{r:.digits$}{unit}")
+            }
+        }
+        _ => MISSING.into(),
+    }
+}
+
+/// Direction of a change as shown (after rounding to `digits`): `↑`, `↓` or `→`.
+pub fn arrow_at(x: Option<f64>, digits: usize) -> &'static str {
+    match x {
+        Some(v) if v.is_finite() => {
+            let scale = 10f64.powi(digits as i32);
+            let r = (v * scale).round() / scale;
+            if r > 0.0 {
+                "↑"
+            } else if r < 0.0 {
+                "↓"
+            } else {
+                "→"
+            }
+        }
+        _ => "",
+    }
+}
+
+/// Arrow of a percentage-point change (one decimal).
+pub fn arrow(x: Option<f64>) -> &'static str {
+    arrow_at(x, 1)
+}
+
+/// A plain number with `digits` decimals.
+pub fn num(x: Option<f64>, digits: usize) -> String {
+    match x {
+        Some(v) if v.is_finite() => format!("{v:.digits$}"),
+        _ => MISSING.into(),
+    }
+}
+
+/// Change between two fractions in percentage points.
+pub fn change_pp(now: Option<f64>, before: Option<f64>) -> Option<f64> {
+    Some((now? - before?) * 100.0)
+}
+
+/// Whether a change reads as better, worse or flat for the reader; drives colour only (the
+/// sign and the arrow carry the meaning, so colour-blind readers and dark modes lose nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tone {
+    Better,
+    Worse,
+    Flat,
+    /// Neither good nor bad (volumes).
+    Neutral,
+}
+
+impl Tone {
+    /// `higher_is_worse`: `Some(true)` for handoff measures, `Some(false)` for FCR, `None` for
+    /// volumes.
+    pub fn of(change: Option<f64>, digits: usize, higher_is_worse: Option<bool>) -> Tone {
+        match (arrow_at(change, digits), higher_is_worse) {
+            ("", _) | ("→", _) => Tone::Flat,
+            (_, None) => Tone::Neutral,
+            ("↑", Some(true)) | ("↓", Some(false)) => Tone::Worse,
+            _ => Tone::Better,
+        }
+    }
+}
+
+/// Shortens a helpdesk-supplied name for inline tables (the CSV keeps it whole).
+pub fn shorten(s: &str, max_chars: usize) -> String {
+    if s.chars().count() <= max_chars {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(max_chars.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentages_and_points() {
+        assert_eq!(pct(Some(0.2314)), "23.1%");
+        assert_eq!(pct(Some(0.0)), "0.0%");
+        assert_eq!(pct(None), "–");
+        assert_eq!(pp(Some(3.14)), "+3.1 pp");
+        assert_eq!(pp(Some(-0.44)), "-0.4 pp");
+        // Rounds to zero: no sign, flat arrow (not "-0.0").
+        assert_eq!(pp(Some(-0.04)), "0.0 pp");
+        assert_eq!(arrow(Some(-0.04)), "→");
+        assert_eq!(arrow(Some(0.05)), "↑");
+        assert_eq!(arrow(Some(-2.0)), "↓");
+        assert_eq!(arrow(None), "");
+        assert_eq!(signed(Some(12.0), 0, ""), "+12");
+        assert_eq!(signed(Some(-3.46), 1, " h"), "-3.5 h");
+        assert_eq!(pct(Some(f64::NAN)), "–");
+    }
+
+    #[test]
+    fn tone_follows_direction_and_meaning() {
+        assert_eq!(Tone::of(Some(3.0), 1, Some(true)), Tone::Worse);
+        assert_eq!(Tone::of(Some(3.0), 1, Some(false)), Tone::Better);
+        assert_eq!(Tone::of(Some(-3.0), 1, Some(true)), Tone::Better);
+        assert_eq!(Tone::of(Some(0.01), 1, Some(true)), Tone::Flat);
+        assert_eq!(Tone::of(Some(5.0), 0, None), Tone::Neutral);
+        assert_eq!(Tone::of(None, 1, Some(true)), Tone::Flat);
+    }
+
+    #[test]
+    fn shortens_on_char_boundaries() {
+        assert_eq!(shorten("Billing", 10), "Billing");
+        assert_eq!(shorten("ééééééé", 4), "ééé…");
+    }
+}

@@ -1,0 +1,333 @@
+//! The minijinja environment: templates embedded in the binary, optionally overridden from a
+//! folder, `*.html` auto-escaped and `*.txt` not (minijinja's default by file extension).
+
+use super::csv::movements_csv;
+use super::format;
+use super::view::{OwnerView, SegmentMove};
+use minijinja::{context, Environment, UndefinedBehavior, Value};
+use std::path::{Path, PathBuf};
+
+/// The templates compiled into the binary, by name.
+const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "owner_report.html",
+        include_str!("../../templates/owner_report.html"),
+    ),
+    (
+        "owner_report.txt",
+        include_str!("../../templates/owner_report.txt"),
+    ),
+    (
+        "partials/footer.html",
+        include_str!("../../templates/partials/footer.html"),
+    ),
+    (
+        "partials/footer.txt",
+        include_str!("../../templates/partials/footer.txt"),
+    ),
+    (
+        "partials/change.html",
+        include_str!("../../templates/partials/change.html"),
+    ),
+];
+
+const HTML_TEMPLATE: &str = "owner_report.html";
+const TEXT_TEMPLATE: &str = "owner_report.txt";
+
+/// Gmail clips an HTML part past about 102 KB: stay clearly below.
+pub const HTML_LIMIT_BYTES: usize = 90 * 1024;
+
+/// Helpdesk names longer than this are shortened in inline tables (whole in the CSV).
+const MAX_NAME_CHARS: usize = 60;
+
+/// A file attached to the message (the CSV of segment movements, later the drivers).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attachment {
+    pub filename: String,
+    /// MIME type, e.g. `text/csv; charset=utf-8`.
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A PNG shown inside the HTML part, referenced there as `cid:<content_id>` (charts, later).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InlineImage {
+    /// Without angle brackets: `trend@baton`.
+    pub content_id: String,
+    pub png: Vec<u8>,
+}
+
+/// One rendered message body.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub subject: String,
+    pub html: String,
+    pub text: String,
+    /// Files to attach: the full segment table when there is one.
+    pub attachments: Vec<Attachment>,
+    /// Images referenced by `cid:` from `html` (none yet: charts come later).
+    pub inline_images: Vec<InlineImage>,
+}
+
+/// A template that does not compile or render, with the file and line to fix.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct TemplateError {
+    /// The template file (`templates/owner_report.html`), or the embedded name.
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("cannot read template folder {dir}: {source}")]
+    ReadDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write the CSV attachment: {0}")]
+    Csv(#[from] polars::error::PolarsError),
+    #[error("the HTML part of {owner}'s report is {bytes} bytes even without inline segment rows; the limit is {limit} (Gmail clips past about 102 KB)")]
+    TooLarge {
+        owner: String,
+        bytes: usize,
+        limit: usize,
+    },
+}
+
+/// Renders owner reports.
+pub struct Renderer {
+    env: Environment<'static>,
+    /// Template name -> file it was loaded from (overrides only), for error messages.
+    origins: Vec<(String, PathBuf)>,
+    max_rows_inline: usize,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Renderer::new()
+    }
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Renderer")
+            .field("overrides", &self.origins)
+            .field("max_rows_inline", &self.max_rows_inline)
+            .finish()
+    }
+}
+
+fn base_env() -> Environment<'static> {
+    let mut env = Environment::new();
+    // A misspelt variable in a template is an error (found by `baton check`), not a blank.
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.add_filter("pct", |x: Option<f64>| format::pct(x));
+    env.add_filter("pp", |x: Option<f64>| format::pp(x));
+    env.add_filter("arrow", |x: Option<f64>| format::arrow(x).to_string());
+    // Text tables align on characters, not bytes (names and arrows are not ASCII).
+    env.add_filter("ljust", |s: String, width: usize| {
+        let n = s.chars().count();
+        format!("{s}{}", " ".repeat(width.saturating_sub(n)))
+    });
+    env.add_filter("rjust", |s: String, width: usize| {
+        let n = s.chars().count();
+        format!("{}{s}", " ".repeat(width.saturating_sub(n)))
+    });
+    env.add_filter("num", |x: Option<f64>, digits: Option<usize>| {
+        format::num(x, digits.unwrap_or(1))
+    });
+    env
+}
+
+impl Renderer {
+    /// The embedded templates only.
+    pub fn new() -> Renderer {
+        let mut env = base_env();
+        for (name, src) in EMBEDDED {
+            env.add_template(name, src)
+                .expect("embedded templates compile (tested)");
+        }
+        Renderer {
+            env,
+            origins: vec![],
+            max_rows_inline: 10,
+        }
+    }
+
+    /// The embedded templates, overridden by any `*.html` / `*.txt` file under `dir` with the
+    /// same relative name (`owner_report.html`, `partials/footer.html`, ...).
+    pub fn from_dir(dir: &Path) -> Result<Renderer, RenderError> {
+        let mut r = Renderer::new();
+        let mut files = Vec::new();
+        collect_templates(dir, dir, &mut files)?;
+        files.sort();
+        for (name, path) in files {
+            let src = std::fs::read_to_string(&path).map_err(|source| RenderError::ReadDir {
+                dir: path.clone(),
+                source,
+            })?;
+            r.env
+                .add_template_owned(name.clone(), src)
+                .map_err(|e| template_error(&e, Some(&path)))?;
+            r.origins.push((name, path));
+        }
+        Ok(r)
+    }
+
+    /// Rows of a long table shown inline before the rest is left to the CSV attachment
+    /// (`report.max_rows_inline`).
+    pub fn with_max_rows_inline(mut self, n: usize) -> Renderer {
+        self.max_rows_inline = n;
+        self
+    }
+
+    /// Subject, HTML and text of one owner's report, plus the CSV of every segment movement.
+    /// Inline rows are cut further if the HTML would pass [`HTML_LIMIT_BYTES`].
+    pub fn render(&self, view: &OwnerView) -> Result<Rendered, RenderError> {
+        let total = view.movements.len();
+        let csv_name = format!(
+            "segments-{}-{}.csv",
+            file_safe(&view.period.label),
+            view.owner.id
+        );
+        let mut shown = self.max_rows_inline.min(total);
+        loop {
+            let ctx = self.context(view, shown, &csv_name);
+            let html = self.render_one(HTML_TEMPLATE, &ctx)?;
+            if html.len() > HTML_LIMIT_BYTES && shown > 0 {
+                shown /= 2;
+                continue;
+            }
+            if html.len() > HTML_LIMIT_BYTES {
+                return Err(RenderError::TooLarge {
+                    owner: view.owner.name.clone(),
+                    bytes: html.len(),
+                    limit: HTML_LIMIT_BYTES,
+                });
+            }
+            let text = self.render_one(TEXT_TEMPLATE, &ctx)?;
+            let attachments = if total > 0 {
+                vec![Attachment {
+                    filename: csv_name,
+                    content_type: "text/csv; charset=utf-8".into(),
+                    bytes: movements_csv(&view.movements)?,
+                }]
+            } else {
+                vec![]
+            };
+            return Ok(Rendered {
+                // A header cannot hold a line break.
+                subject: view.subject.replace(['\r', '\n'], " "),
+                html,
+                text,
+                attachments,
+                inline_images: vec![],
+            });
+        }
+    }
+
+    fn context(&self, view: &OwnerView, shown: usize, csv_name: &str) -> Value {
+        let rows: Vec<SegmentMove> = view.movements[..shown]
+            .iter()
+            .map(|m| SegmentMove {
+                value: format::shorten(&m.value, MAX_NAME_CHARS),
+                ..m.clone()
+            })
+            .collect();
+        context! {
+            movements => rows,
+            movements_total => view.movements.len(),
+            movements_hidden => view.movements.len() - shown,
+            attachment => (!view.movements.is_empty()).then_some(csv_name),
+            ..Value::from_serialize(view)
+        }
+    }
+
+    fn render_one(&self, name: &str, ctx: &Value) -> Result<String, TemplateError> {
+        let t = self.env.get_template(name).map_err(|e| self.error(&e))?;
+        t.render(ctx).map_err(|e| self.error(&e))
+    }
+
+    fn error(&self, e: &minijinja::Error) -> TemplateError {
+        let origin = e
+            .name()
+            .and_then(|n| self.origins.iter().find(|(name, _)| name == n))
+            .map(|(_, p)| p.as_path());
+        template_error(e, origin)
+    }
+}
+
+fn template_error(e: &minijinja::Error, origin: Option<&Path>) -> TemplateError {
+    let file = match (origin, e.name()) {
+        (Some(p), _) => p.to_path_buf(),
+        (None, Some(n)) => PathBuf::from(format!("<embedded templates/{n}>")),
+        (None, None) => PathBuf::from("<template>"),
+    };
+    let mut message = e.kind().to_string();
+    if let Some(d) = e.detail() {
+        message.push_str(": ");
+        message.push_str(d);
+    }
+    TemplateError {
+        file,
+        line: e.line(),
+        message,
+    }
+}
+
+fn collect_templates(
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<(String, PathBuf)>,
+) -> Result<(), RenderError> {
+    let read_err = |source| RenderError::ReadDir {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    for entry in std::fs::read_dir(dir).map_err(read_err)? {
+        let path = entry.map_err(read_err)?.path();
+        if path.is_dir() {
+            collect_templates(root, &path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("html" | "txt")
+        ) {
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            let name = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            out.push((name, path));
+        }
+    }
+    Ok(())
+}
+
+/// Period labels are `2026-W46` or `2026-11-09..2026-11-16`: keep them file-name safe.
+pub fn file_safe(s: &str) -> String {
+    s.replace("..", "_")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Checks the templates of `dir` (as overrides of the embedded ones): they compile and render
+/// a sample report. The error names the file and line (`baton check`).
+pub fn check_templates(dir: &Path) -> Result<(), RenderError> {
+    let r = Renderer::from_dir(dir)?;
+    r.render(&super::sample::sample_view())?;
+    Ok(())
+}

@@ -1,0 +1,196 @@
+use super::*;
+use chrono::{TimeZone, Utc};
+
+fn key(r: &str) -> DeliveryKey {
+    DeliveryKey::new("owners", "2026-W46", r)
+}
+
+#[test]
+fn creates_and_migrates_a_file_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/baton.db");
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as u32);
+    let id = s
+        .start_run(&NewRun {
+            kind: RunKind::Manual,
+            report: "owners".into(),
+            period: None,
+            schedule: None,
+            scheduled_for: None,
+        })
+        .unwrap();
+    drop(s);
+    // Reopening does not re-run migration 1 (it would fail: CREATE TABLE runs exists) and
+    // keeps the data.
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), MIGRATIONS.len() as u32);
+    assert_eq!(s.run(id).unwrap().unwrap().state, RunState::Running);
+}
+
+#[test]
+fn refuses_a_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("baton.db");
+    drop(Store::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "INSERT INTO schema_migrations (version, applied_at) VALUES (99, 'x')",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let err = Store::open(&path).unwrap_err();
+    assert!(matches!(err, StoreError::TooNew { found: 99, .. }), "{err}");
+    assert!(err.to_string().contains("upgrade baton"));
+}
+
+#[test]
+fn runs_are_logged_start_to_end() {
+    let s = Store::open_in_memory().unwrap();
+    let fire = Utc.with_ymd_and_hms(2026, 11, 16, 9, 0, 0).unwrap();
+    let a = s
+        .start_run(&NewRun {
+            kind: RunKind::Scheduled,
+            report: "owners".into(),
+            period: Some("2026-W46".into()),
+            schedule: Some("weekly-owners".into()),
+            scheduled_for: Some(fire),
+        })
+        .unwrap();
+    let b = s
+        .start_run(&NewRun {
+            kind: RunKind::Manual,
+            report: "owners".into(),
+            period: None,
+            schedule: None,
+            scheduled_for: None,
+        })
+        .unwrap();
+    assert_eq!(s.running_runs("owners").unwrap().len(), 2);
+    s.finish_run(
+        a,
+        &RunOutcome::Succeeded {
+            messages_sent: 4,
+            messages_failed: 1,
+            quarantined_rows: 3,
+        },
+    )
+    .unwrap();
+    s.set_run_period(b, "2026-W45").unwrap();
+    s.finish_run(
+        b,
+        &RunOutcome::Failed {
+            messages_sent: 0,
+            messages_failed: 0,
+            quarantined_rows: 0,
+            error: "too many malformed rows".into(),
+        },
+    )
+    .unwrap();
+    let ra = s.run(a).unwrap().unwrap();
+    assert_eq!(ra.state, RunState::Succeeded);
+    assert_eq!(ra.kind, RunKind::Scheduled);
+    assert_eq!(ra.scheduled_for, Some(fire));
+    assert_eq!(
+        (ra.messages_sent, ra.messages_failed, ra.quarantined_rows),
+        (4, 1, 3)
+    );
+    assert!(ra.finished_at.unwrap() >= ra.started_at);
+    let recent = s.recent_runs(10).unwrap();
+    assert_eq!(recent.len(), 2);
+    assert_eq!(recent[0].id, b, "newest first");
+    assert_eq!(recent[0].error.as_deref(), Some("too many malformed rows"));
+    assert_eq!(recent[0].period.as_deref(), Some("2026-W45"));
+    assert_eq!(s.recent_runs(1).unwrap().len(), 1);
+    assert!(s.running_runs("owners").unwrap().is_empty());
+    assert!(matches!(
+        s.finish_run(
+            RunId(999),
+            &RunOutcome::Succeeded {
+                messages_sent: 0,
+                messages_failed: 0,
+                quarantined_rows: 0
+            }
+        ),
+        Err(StoreError::NoSuchRun(999))
+    ));
+}
+
+#[test]
+fn stale_runs_are_failed() {
+    let s = Store::open_in_memory().unwrap();
+    let id = s
+        .start_run(&NewRun {
+            kind: RunKind::Trigger,
+            report: "owners".into(),
+            period: None,
+            schedule: None,
+            scheduled_for: None,
+        })
+        .unwrap();
+    // A cutoff in the past leaves the fresh run alone; one in the future catches it.
+    assert_eq!(
+        s.fail_stale_runs(Utc::now() - chrono::Duration::hours(1), "stuck")
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.fail_stale_runs(Utc::now() + chrono::Duration::seconds(1), "stuck past 2 h")
+            .unwrap(),
+        1
+    );
+    let r = s.run(id).unwrap().unwrap();
+    assert_eq!(r.state, RunState::Failed);
+    assert_eq!(r.error.as_deref(), Some("stuck past 2 h"));
+}
+
+#[test]
+fn ledger_moves_pending_failed_sent_and_never_back() {
+    let s = Store::open_in_memory().unwrap();
+    let k = key("Support-Ops@Example.com");
+    assert_eq!(k.recipient, "support-ops@example.com");
+    assert!(s.delivery_state(&k).unwrap().is_none());
+
+    assert_eq!(s.record_attempt(&k, "<m1@baton>").unwrap(), Some(1));
+    s.mark_failed(&k, "451 4.3.0 try later", false).unwrap();
+    let r = s.delivery_state(&k).unwrap().unwrap();
+    assert_eq!((r.state, r.attempts), (DeliveryState::Pending, 1));
+    assert_eq!(r.last_error.as_deref(), Some("451 4.3.0 try later"));
+
+    assert_eq!(s.record_attempt(&k, "<m1@baton>").unwrap(), Some(2));
+    s.mark_failed(&k, "550 mailbox unavailable", true).unwrap();
+    assert_eq!(
+        s.delivery_state(&k).unwrap().unwrap().state,
+        DeliveryState::FailedPermanent
+    );
+
+    // A later run tries a permanently failed key again, then it goes through.
+    assert_eq!(s.record_attempt(&k, "<m1@baton>").unwrap(), Some(3));
+    s.mark_sent(&k).unwrap();
+    let r = s.delivery_state(&k).unwrap().unwrap();
+    assert_eq!(r.state, DeliveryState::Sent);
+    assert_eq!(r.attempts, 3);
+    assert!(r.last_error.is_none());
+    assert!(r.sent_at.is_some());
+
+    // Once sent: no go-ahead for another attempt, and a stray failure does not undo it.
+    assert_eq!(s.record_attempt(&k, "<m1@baton>").unwrap(), None);
+    s.mark_failed(&k, "late error", true).unwrap();
+    let r = s.delivery_state(&k).unwrap().unwrap();
+    assert_eq!((r.state, r.attempts), (DeliveryState::Sent, 3));
+
+    // Keys are per recipient and per period.
+    let other = key("team-leads@example.com");
+    assert_eq!(s.record_attempt(&other, "<m2@baton>").unwrap(), Some(1));
+    let next_week = DeliveryKey::new("owners", "2026-W47", "support-ops@example.com");
+    assert_eq!(s.record_attempt(&next_week, "<m3@baton>").unwrap(), Some(1));
+    let listed = s.deliveries("owners", "2026-W46").unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|r| r.key.recipient.as_str())
+            .collect::<Vec<_>>(),
+        ["support-ops@example.com", "team-leads@example.com"]
+    );
+}
