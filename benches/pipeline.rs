@@ -37,10 +37,9 @@ fn generate(n: u64, path: &Path) {
     opts.per_week = (n / weeks as u64) as u32;
     opts.seed = 11;
     let t = Instant::now();
-    let rows = baton::demo::generate(&opts);
+    // The frame straight away: a Vec of rows for 10M conversations would not fit in memory.
+    let raw = baton::demo::generate_frame(&opts).unwrap();
     let gen_s = t.elapsed().as_secs_f64();
-    let raw = baton::ingest::rows_to_frame(&rows).unwrap();
-    drop(rows);
     let ing = baton::ingest::normalise(raw, &Default::default(), None).unwrap();
     let mut f = std::fs::File::create(path).unwrap();
     baton::ingest::write_canonical(&ing.events, baton::config::SourceFormat::Parquet, &mut f)
