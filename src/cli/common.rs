@@ -85,7 +85,7 @@ pub async fn load_source(
         cache_dir: None,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
-    Ok(crate::source::pull(name, src, &window, &opts)
+    crate::source::pull(name, src, &window, &opts)
         .await
-        .with_context(|| format!("pulling source `{name}`"))?)
+        .with_context(|| format!("pulling source `{name}`"))
 }
