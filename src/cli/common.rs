@@ -62,3 +62,30 @@ pub fn redact_url(url: &str) -> String {
         None => url.to_string(),
     }
 }
+
+/// Pulls a source named in the config, for the window a period's report needs
+/// (the trend weeks before it included).
+pub async fn load_source(
+    cfg: &Config,
+    name: &str,
+    period: &crate::domain::Period,
+) -> anyhow::Result<Ingested> {
+    let src = cfg.sources.get(name).with_context(|| {
+        format!(
+            "no source `{name}` in the config (sources: {})",
+            cfg.sources.keys().cloned().collect::<Vec<_>>().join(", ")
+        )
+    })?;
+    let first = period.trailing(cfg.report.trend_weeks.max(2))[0].clone();
+    let window = crate::source::PullWindow {
+        start: first.start_utc(),
+        end: period.end_utc(),
+    };
+    let opts = crate::source::PullOptions {
+        cache_dir: None,
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    Ok(crate::source::pull(name, src, &window, &opts)
+        .await
+        .with_context(|| format!("pulling source `{name}`"))?)
+}

@@ -74,6 +74,31 @@ pub struct SourceConfig {
     /// Intercom: API version header.
     #[serde(default)]
     pub api_version: Option<String>,
+    /// First wait of the exponential backoff (doubled per retry, with jitter).
+    #[serde(default = "default_backoff_base_ms")]
+    pub backoff_base_ms: u64,
+    /// Longest backoff between two retries.
+    #[serde(default = "default_backoff_max_secs")]
+    pub backoff_max_secs: u64,
+    /// 429 answers tolerated for one request before giving up.
+    #[serde(default = "default_rate_limit_waits")]
+    pub max_rate_limit_waits: u32,
+    /// Longest single rate-limit wait accepted (`Retry-After` or reset header); longer fails.
+    #[serde(default = "default_max_wait_secs")]
+    pub max_wait_secs: u64,
+    /// Vendor user / admin / bot ids that are AI agents (their comments are `ai` messages).
+    #[serde(default)]
+    pub ai_agent_ids: Vec<String>,
+    /// Team given to the AI agent when it becomes a conversation's owner (e.g. "AI Agent",
+    /// a tier-0 team), so its handover to a human is an escalation.
+    #[serde(default)]
+    pub ai_team: Option<String>,
+    /// Vendor tag -> canonical `reason`, carried on the assignment made with the tag.
+    #[serde(default)]
+    pub tag_reasons: BTreeMap<String, String>,
+    /// Vendor tag -> canonical `topic`.
+    #[serde(default)]
+    pub tag_topics: BTreeMap<String, String>,
 }
 
 fn default_concurrency() -> usize {
@@ -84,6 +109,18 @@ fn default_retries() -> u32 {
 }
 fn default_timeout() -> u64 {
     30
+}
+fn default_backoff_base_ms() -> u64 {
+    1000
+}
+fn default_backoff_max_secs() -> u64 {
+    60
+}
+fn default_rate_limit_waits() -> u32 {
+    20
+}
+fn default_max_wait_secs() -> u64 {
+    900
 }
 
 impl SourceConfig {
@@ -101,6 +138,14 @@ impl SourceConfig {
             max_retries: default_retries(),
             timeout_secs: default_timeout(),
             api_version: None,
+            backoff_base_ms: default_backoff_base_ms(),
+            backoff_max_secs: default_backoff_max_secs(),
+            max_rate_limit_waits: default_rate_limit_waits(),
+            max_wait_secs: default_max_wait_secs(),
+            ai_agent_ids: Vec::new(),
+            ai_team: None,
+            tag_reasons: BTreeMap::new(),
+            tag_topics: BTreeMap::new(),
         }
     }
 
@@ -139,5 +184,55 @@ impl SourceConfig {
             return err("concurrency", "must be at least 1");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{AuthKind, Config, SourceKind};
+
+    #[test]
+    fn vendor_sources_parse_with_their_options_and_defaults() {
+        let text = format!(
+            "{}\n{}",
+            crate::config::EMBEDDED_DEFAULT,
+            r#"
+[sources.zd]
+kind = "zendesk"
+base_url = "https://acme.zendesk.com"
+auth = { kind = "basic", user = "ops@acme.com/token", secret_env = "ZENDESK_TOKEN" }
+ai_agent_ids = ["4"]
+ai_team = "AI Agent"
+tag_reasons = { wrong_queue = "wrong_queue" }
+tag_topics = { billing_q = "billing" }
+backoff_base_ms = 250
+
+[sources.ic]
+kind = "intercom"
+base_url = "https://api.intercom.io"
+api_version = "2.15"
+auth = { kind = "bearer", secret_file = "/run/secrets/intercom" }
+concurrency = 8
+"#
+        );
+        let cfg = Config::parse(&text, "test.toml").unwrap();
+        let zd = &cfg.sources["zd"];
+        assert_eq!(zd.kind, SourceKind::Zendesk);
+        assert_eq!(zd.backoff_base_ms, 250);
+        assert_eq!(zd.max_retries, 5);
+        assert_eq!(zd.max_wait_secs, 900);
+        assert_eq!(zd.tag_topics["billing_q"], "billing");
+        let ic = &cfg.sources["ic"];
+        assert_eq!(ic.auth.as_ref().unwrap().kind, AuthKind::Bearer);
+        assert_eq!(ic.concurrency, 8);
+        assert_eq!(ic.backoff_base_ms, 1000);
+
+        // A typo is an error naming the key.
+        let bad = format!(
+            "{}\n[sources.zd]\nkind = \"zendesk\"\nbase_url = \"https://a.b\"\nconcurency = 2\n",
+            crate::config::EMBEDDED_DEFAULT
+        );
+        let err = Config::parse(&bad, "test.toml").unwrap_err().to_string();
+        assert!(err.contains("concurency"), "{err}");
     }
 }

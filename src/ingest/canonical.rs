@@ -57,7 +57,7 @@ pub enum IngestError {
 /// Rows set aside, with the reason for each.
 #[derive(Debug, Clone)]
 pub struct Quarantine {
-    /// The offending rows as text, with `row` (0-based position in the export) and `reason`.
+    /// The offending rows as text, with `row` (0-based position in the export) and `problem`.
     pub rows: DataFrame,
     /// Reason -> rows.
     pub counts: BTreeMap<String, usize>,
@@ -236,7 +236,7 @@ fn quarantine_frame(bad: Vec<(i64, String)>) -> PolarsResult<DataFrame> {
     cols.push(Series::new("row".into(), bad.iter().map(|b| b.0).collect::<Vec<_>>()).into());
     cols.push(
         Series::new(
-            "reason".into(),
+            "problem".into(),
             bad.iter()
                 .map(|_| "not valid JSON".to_string())
                 .collect::<Vec<_>>(),
@@ -246,14 +246,12 @@ fn quarantine_frame(bad: Vec<(i64, String)>) -> PolarsResult<DataFrame> {
     DataFrame::new(n, cols)?.select(quarantine_columns())
 }
 
+/// Quarantined rows: their position, every canonical column as text, and the `problem`.
 fn quarantine_columns() -> Vec<PlSmallStr> {
     let mut v: Vec<PlSmallStr> = vec!["row".into()];
     v.extend(CANONICAL_COLUMNS.iter().map(|c| PlSmallStr::from(*c)));
-    v.retain(|c| c != "reason");
     v.push("problem".into());
-    v.into_iter()
-        .map(|c| if c == "problem" { "reason".into() } else { c })
-        .collect()
+    v
 }
 
 /// Validates a raw frame (any column types) and splits it into events and quarantine.
@@ -305,16 +303,13 @@ pub fn normalise(
             .strip_chars(lit(NULL))
             .pipe_empty_to_null()
     };
-    let mut exprs: Vec<Expr> = TEXT.iter().map(|c| text(c).alias(*c)).collect();
-    exprs.push(
-        col("event")
-            .cast(DataType::String)
-            .str()
-            .strip_chars(lit(NULL))
-            .str()
-            .to_lowercase()
-            .alias("event"),
-    );
+    // Enumerations are compared in lower case; names keep their case.
+    const ENUMS: [&str; 4] = ["event", "owner_kind", "author", "actor"];
+    let mut exprs: Vec<Expr> = TEXT
+        .iter()
+        .filter(|c| !ENUMS.contains(c))
+        .map(|c| text(c).alias(*c))
+        .collect();
     exprs.push(
         col("sentiment")
             .cast(DataType::String)
@@ -329,7 +324,7 @@ pub fn normalise(
             .alias("sentiment"),
     );
     exprs.push(col("at").cast(DataType::String).alias("at_text"));
-    for c in ["owner_kind", "author", "actor"] {
+    for c in ENUMS {
         exprs.push(text(c).str().to_lowercase().alias(c));
     }
     let lf = raw.lazy().with_columns(exprs);
@@ -391,10 +386,10 @@ pub fn normalise(
             quarantine_columns()
                 .into_iter()
                 .map(|c| {
-                    if c == "reason" {
-                        col("problem").alias("reason")
-                    } else {
+                    if c == "row" {
                         col(c)
+                    } else {
+                        col(c).cast(DataType::String)
                     }
                 })
                 .collect::<Vec<_>>(),
@@ -403,11 +398,11 @@ pub fn normalise(
     let counts = bad
         .clone()
         .lazy()
-        .group_by([col("reason")])
+        .group_by([col("problem")])
         .agg([len().alias("n")])
         .collect()?;
     let mut map = BTreeMap::new();
-    let reasons = counts.column("reason")?.str()?.clone();
+    let reasons = counts.column("problem")?.str()?.clone();
     let ns = counts.column("n")?.cast(&DataType::UInt64)?;
     for (r, k) in reasons.iter().zip(ns.u64()?.iter()) {
         map.insert(r.unwrap_or("?").to_string(), k.unwrap_or(0) as usize);

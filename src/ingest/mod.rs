@@ -13,3 +13,8 @@ pub use canonical::{
     CANONICAL_COLUMNS,
 };
 pub use rows::{rows_to_frame, Actor, Author, EventKind, EventRow, OwnerKind};
+
+// Vendor adapters (sources issue): vendor JSON -> canonical rows.
+pub mod intercom;
+pub mod vendor;
+pub mod zendesk;

@@ -1,0 +1,121 @@
+//! Throughput of the metrics (and explain) stages on large generated helpdesks.
+//!
+//! `cargo bench --bench pipeline` (sizes in conversations: `-- 100000 1000000`, default
+//! 100k and 1M; add 10000000 for the large run). Each size is generated once into
+//! `$TMPDIR/baton-bench-<n>.parquet`, then measured in a fresh process so the reported peak memory
+//! (VmHWM) belongs to that stage alone: Parquet -> canonical events -> every measure -> JSON.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn file_for(n: u64) -> PathBuf {
+    std::env::temp_dir().join(format!("baton-bench-{n}.parquet"))
+}
+
+/// The week the bench reports on: the last full week of the generated data.
+fn end_monday() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 11, 16).unwrap()
+}
+
+fn generate(n: u64, path: &Path) {
+    let weeks = 10u32;
+    let tz = chrono_tz::Europe::London;
+    let mut opts = baton::demo::GenerateOptions::ending(end_monday(), tz);
+    opts.weeks = weeks;
+    opts.per_week = (n / weeks as u64) as u32;
+    opts.seed = 11;
+    let t = Instant::now();
+    // The frame straight away: a Vec of rows for 10M conversations would not fit in memory.
+    let raw = baton::demo::generate_frame(&opts).unwrap();
+    let gen_s = t.elapsed().as_secs_f64();
+    let ing = baton::ingest::normalise(raw, &Default::default(), None).unwrap();
+    let mut f = std::fs::File::create(path).unwrap();
+    baton::ingest::write_canonical(&ing.events, baton::config::SourceFormat::Parquet, &mut f)
+        .unwrap();
+    eprintln!(
+        "generated {n} conversations, {} events in {gen_s:.1} s -> {}",
+        ing.events.height(),
+        path.display()
+    );
+}
+
+fn measure(path: &Path) {
+    let cfg = baton::config::Config::embedded().unwrap();
+    let period = baton::domain::Period::parse("2026-W46", cfg.tz(), chrono::Utc::now()).unwrap();
+    let t0 = Instant::now();
+    let bytes = std::fs::read(path).unwrap();
+    let ing = baton::ingest::read_canonical(
+        &bytes,
+        baton::config::SourceFormat::Parquet,
+        &Default::default(),
+        None,
+    )
+    .unwrap();
+    drop(bytes);
+    let t_read = t0.elapsed().as_secs_f64();
+    let events = ing.events.height();
+    let req = baton::metrics::MetricsRequest {
+        period: &period,
+        dimensions: &cfg.report.dimensions,
+        trend_weeks: cfg.report.trend_weeks,
+    };
+    let t1 = Instant::now();
+    let report = baton::metrics::compute(&ing.events, &cfg, &req, &ing.quarantine.counts).unwrap();
+    let json = serde_json::to_string(&report).unwrap();
+    let t_metrics = t1.elapsed().as_secs_f64();
+    let total = t0.elapsed().as_secs_f64();
+    println!(
+        "events {events:>10}  read+ingest {t_read:6.2} s  metrics+json {t_metrics:6.2} s  total {total:6.2} s  ({:.2} M events/s)  peak {:7.0} MiB  json {} KB",
+        events as f64 / total / 1e6,
+        peak_rss_mib(),
+        json.len() / 1024
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    match args.first().map(String::as_str) {
+        Some("gen") => return generate(args[1].parse().unwrap(), Path::new(&args[2])),
+        Some("measure") => return measure(Path::new(&args[1])),
+        _ => {}
+    }
+    let sizes: Vec<u64> = if args.is_empty() {
+        vec![100_000, 1_000_000]
+    } else {
+        args.iter().filter_map(|a| a.parse().ok()).collect()
+    };
+    let me = std::env::current_exe().unwrap();
+    for n in sizes {
+        let path = file_for(n);
+        if !path.exists() {
+            let ok = Command::new(&me)
+                .args(["gen", &n.to_string(), path.to_str().unwrap()])
+                .status()
+                .unwrap();
+            assert!(ok.success(), "generating {n} failed");
+        }
+        print!("{n:>9} conversations: ");
+        use std::io::Write;
+        std::io::stdout().flush().unwrap();
+        let ok = Command::new(&me)
+            .args(["measure", path.to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(ok.success(), "measuring {n} failed");
+    }
+}

@@ -1,0 +1,66 @@
+//! `baton run`: one report run on the configured sources.
+
+use super::common::load_config;
+use super::UsageError;
+use crate::domain::Period;
+use crate::run::{run_report, RunRequest, Trigger};
+use crate::source::PullOptions;
+use crate::store::Store;
+use std::path::PathBuf;
+
+/// Arguments of `baton run`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The report to run (only `owners` for now).
+    #[arg(long, default_value = "owners")]
+    pub report: String,
+    #[arg(long, default_value = "last-week")]
+    pub period: String,
+    /// Send only to these owners' addresses.
+    #[arg(long = "to")]
+    pub to: Vec<String>,
+    /// Write to this outbox folder instead of the configured delivery.
+    #[arg(long)]
+    pub outbox: Option<PathBuf>,
+    /// Compute and render but deliver nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where pulled pages are cached between runs.
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let cfg = load_config(args.config.as_deref())?;
+    if args.report != crate::report::OWNERS_REPORT {
+        return Err(UsageError(format!(
+            "unknown report `{}` (expected owners)",
+            args.report
+        ))
+        .into());
+    }
+    let period = Period::parse(&args.period, cfg.tz(), chrono::Utc::now())?;
+    let store = Store::open(&cfg.store.path)?;
+    let req = RunRequest {
+        period,
+        trigger: Trigger::Manual,
+        outbox: args.outbox,
+        only_to: args.to,
+        dry_run: args.dry_run,
+        pull: PullOptions {
+            cache_dir: args.cache_dir,
+            progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        },
+    };
+    let summary = run_report(&cfg, &store, &req).await?;
+    print!("{}", super::demo::describe(&summary));
+    if summary.delivery.failed() > 0 {
+        anyhow::bail!(
+            "{} message(s) not delivered: see the log above; a rerun retries them",
+            summary.delivery.failed()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,292 @@
+//! Planted changes: an [`Injection`] shifts one base rate of the generator for part of the
+//! conversations from a date on, so the demo has a story for `explain` and `verify` to find.
+//!
+//! Grammar (`baton generate --inject SPEC`, repeatable):
+//!
+//! ```text
+//! SPEC  = KIND ":" SCOPE ":" DELTA ":from=" DATE
+//! KIND  = "routing" | "skill" | "escalation" | "channel"
+//! SCOPE = "all" | "topic=" TOPIC | "team=" TEAM | "channel=" CHANNEL
+//! DELTA = ["+" | "-"] NUMBER "pp"            percentage points, e.g. +10pp, -2.5pp
+//! DATE  = YYYY-MM-DD                         local date in the generator's time zone
+//! ```
+//!
+//! e.g. `routing:topic=billing:+10pp:from=2026-11-09`. What each kind moves, for conversations
+//! created on or after `DATE` whose topic, home team (the team that owns the topic) or first
+//! channel matches the scope:
+//!
+//! - `routing`: the chance that the first routing decision sends the conversation to a wrong
+//!   team (it then moves to its home team without a reply from the wrong one);
+//! - `skill`: the chance, each time an agent has worked it, that the agent passes it on to a
+//!   colleague at the same or a lower tier;
+//! - `escalation`: the chance, each time an agent has worked it, of escalating to a higher tier;
+//! - `channel`: the chance, each time an agent has worked it, of moving it from chat or email
+//!   to phone (a callback).
+//!
+//! Names are matched loosely (`team=account_security`, `topic=Password-Reset`).
+
+use super::model::{Channel, Team, Topic};
+use crate::domain::Cause;
+use chrono::NaiveDate;
+use std::fmt;
+use std::str::FromStr;
+
+/// Which conversations an injection touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Topic(Topic),
+    /// The home team of the conversation's topic.
+    Team(Team),
+    /// The channel the conversation starts on.
+    Channel(Channel),
+}
+
+impl Scope {
+    pub fn matches(self, topic: Topic, channel: Channel) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Topic(t) => t == topic,
+            Scope::Team(t) => t == topic.home(),
+            Scope::Channel(c) => c == channel,
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::All => f.write_str("all"),
+            Scope::Topic(t) => write!(f, "topic={t}"),
+            Scope::Team(t) => write!(f, "team={t}"),
+            Scope::Channel(c) => write!(f, "channel={c}"),
+        }
+    }
+}
+
+/// A planted change: `kind`'s base rate moves by `delta_pp` percentage points for conversations
+/// in `scope` created on or after local date `from`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Injection {
+    pub kind: Cause,
+    pub scope: Scope,
+    /// Percentage points, in [-100, 100].
+    pub delta_pp: f64,
+    pub from: NaiveDate,
+}
+
+impl Injection {
+    /// The change as a probability (10 pp = 0.10).
+    pub fn delta(&self) -> f64 {
+        self.delta_pp / 100.0
+    }
+}
+
+/// Why an injection spec was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InjectionError {
+    #[error("injection `{0}` does not have four parts; expected KIND:SCOPE:DELTA:from=YYYY-MM-DD, e.g. routing:topic=billing:+10pp:from=2026-11-09")]
+    Shape(String),
+    #[error("injection `{spec}`: unknown kind `{kind}` (expected routing, skill, escalation or channel)")]
+    Kind { spec: String, kind: String },
+    #[error("injection `{spec}`: unknown scope `{scope}` (expected all, topic=NAME, team=NAME or channel=NAME)")]
+    Scope { spec: String, scope: String },
+    #[error("injection `{spec}`: unknown {what} `{value}` (known: {known})")]
+    Name {
+        spec: String,
+        what: &'static str,
+        value: String,
+        known: String,
+    },
+    #[error("injection `{spec}`: `{delta}` is not a change in percentage points between -100pp and +100pp (e.g. +10pp)")]
+    Delta { spec: String, delta: String },
+    #[error("injection `{spec}`: `{from}` is not `from=YYYY-MM-DD`")]
+    From { spec: String, from: String },
+}
+
+impl FromStr for Injection {
+    type Err = InjectionError;
+
+    fn from_str(spec: &str) -> Result<Injection, InjectionError> {
+        let s = spec.trim();
+        let parts: Vec<&str> = s.split(':').map(str::trim).collect();
+        let [kind, scope, delta, from] = parts[..] else {
+            return Err(InjectionError::Shape(spec.to_string()));
+        };
+        let kind: Cause = kind.parse().map_err(|_| InjectionError::Kind {
+            spec: spec.to_string(),
+            kind: kind.to_string(),
+        })?;
+        let scope = parse_scope(spec, scope)?;
+        let delta_pp = delta
+            .strip_suffix("pp")
+            .and_then(|n| {
+                n.trim()
+                    .strip_prefix('+')
+                    .unwrap_or(n.trim())
+                    .parse::<f64>()
+                    .ok()
+            })
+            .filter(|d| d.is_finite() && d.abs() <= 100.0)
+            .ok_or_else(|| InjectionError::Delta {
+                spec: spec.to_string(),
+                delta: delta.to_string(),
+            })?;
+        let from = from
+            .strip_prefix("from=")
+            .and_then(|d| NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d").ok())
+            .ok_or_else(|| InjectionError::From {
+                spec: spec.to_string(),
+                from: from.to_string(),
+            })?;
+        Ok(Injection {
+            kind,
+            scope,
+            delta_pp,
+            from,
+        })
+    }
+}
+
+fn parse_scope(spec: &str, scope: &str) -> Result<Scope, InjectionError> {
+    if scope.eq_ignore_ascii_case("all") {
+        return Ok(Scope::All);
+    }
+    let bad_scope = || InjectionError::Scope {
+        spec: spec.to_string(),
+        scope: scope.to_string(),
+    };
+    let (key, value) = scope.split_once('=').ok_or_else(bad_scope)?;
+    let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
+    let unknown = |what: &'static str, known: Vec<&str>| InjectionError::Name {
+        spec: spec.to_string(),
+        what,
+        value: value.to_string(),
+        known: known.join(", "),
+    };
+    match key.trim().to_ascii_lowercase().as_str() {
+        "topic" => Topic::parse(value)
+            .map(Scope::Topic)
+            .ok_or_else(|| unknown("topic", Topic::ALL.iter().map(|t| t.name()).collect())),
+        "team" => Team::parse(value)
+            .filter(|t| Team::HUMAN.contains(t))
+            .map(Scope::Team)
+            .ok_or_else(|| unknown("home team", Team::HUMAN.iter().map(|t| t.name()).collect())),
+        "channel" => Channel::parse(value)
+            .map(Scope::Channel)
+            .ok_or_else(|| unknown("channel", Channel::ALL.iter().map(|c| c.name()).collect())),
+        _ => Err(bad_scope()),
+    }
+}
+
+impl fmt::Display for Injection {
+    /// The canonical spec; it parses back to the same injection.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{:+}pp:from={}",
+            self.kind,
+            self.scope,
+            self.delta_pp,
+            self.from.format("%Y-%m-%d")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn parses_the_documented_example() {
+        let i: Injection = "routing:topic=billing:+10pp:from=2026-11-09"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            i,
+            Injection {
+                kind: Cause::Routing,
+                scope: Scope::Topic(Topic::Billing),
+                delta_pp: 10.0,
+                from: date("2026-11-09"),
+            }
+        );
+        assert!((i.delta() - 0.10).abs() < 1e-12);
+    }
+
+    #[test]
+    fn every_kind_and_scope_round_trips() {
+        for spec in [
+            "routing:topic=billing:+10pp:from=2026-11-09",
+            "skill:team=Technical:+5pp:from=2026-11-02",
+            "escalation:team=Account Security:-2.5pp:from=2026-10-01",
+            "channel:channel=chat:+8pp:from=2026-11-09",
+            "skill:all:+1pp:from=2026-01-05",
+        ] {
+            let i: Injection = spec.parse().unwrap();
+            assert_eq!(i.to_string(), spec);
+            assert_eq!(i.to_string().parse::<Injection>().unwrap(), i);
+        }
+        // Loose names and a missing sign read as the canonical form.
+        let i: Injection = "Skill:team=account_security:3pp:from=2026-11-09"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            i.to_string(),
+            "skill:team=Account Security:+3pp:from=2026-11-09"
+        );
+    }
+
+    #[test]
+    fn bad_specs_say_what_is_wrong() {
+        let err = |s: &str| s.parse::<Injection>().unwrap_err();
+        assert!(matches!(
+            err("routing:topic=billing:+10pp"),
+            InjectionError::Shape(_)
+        ));
+        assert!(matches!(
+            err("queue:topic=billing:+10pp:from=2026-11-09"),
+            InjectionError::Kind { .. }
+        ));
+        assert!(matches!(
+            err("routing:agent=Fin:+10pp:from=2026-11-09"),
+            InjectionError::Scope { .. }
+        ));
+        assert!(matches!(
+            err("routing:billing:+10pp:from=2026-11-09"),
+            InjectionError::Scope { .. }
+        ));
+        let e = err("routing:topic=invoices:+10pp:from=2026-11-09");
+        assert!(e.to_string().contains("unknown topic `invoices`"), "{e}");
+        assert!(
+            e.to_string().contains("billing"),
+            "lists the known topics: {e}"
+        );
+        // Triage and the AI team own no topic, so they cannot be a home-team scope.
+        assert!(matches!(
+            err("routing:team=Triage:+1pp:from=2026-11-09"),
+            InjectionError::Name { .. }
+        ));
+        for d in ["+10", "10%", "+abcpp", "+150pp", "NaNpp"] {
+            let spec = format!("routing:all:{d}:from=2026-11-09");
+            assert!(matches!(err(&spec), InjectionError::Delta { .. }), "{d}");
+        }
+        for f in ["2026-11-09", "from=2026-13-01", "since=2026-11-09"] {
+            let spec = format!("routing:all:+1pp:{f}");
+            assert!(matches!(err(&spec), InjectionError::From { .. }), "{f}");
+        }
+    }
+
+    #[test]
+    fn scopes_match_topic_home_team_and_channel() {
+        assert!(Scope::Team(Team::Billing).matches(Topic::Refund, Channel::Email));
+        assert!(!Scope::Team(Team::Billing).matches(Topic::Login, Channel::Email));
+        assert!(Scope::Topic(Topic::Login).matches(Topic::Login, Channel::Phone));
+        assert!(Scope::Channel(Channel::Chat).matches(Topic::Bug, Channel::Chat));
+        assert!(!Scope::Channel(Channel::Chat).matches(Topic::Bug, Channel::Email));
+    }
+}

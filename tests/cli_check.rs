@@ -1,0 +1,87 @@
+//! `baton check` and exit codes, through the real binary.
+
+use std::process::Command;
+
+fn baton(args: &[&str], dir: &std::path::Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+const DEFAULT: &str = include_str!("../config/baton.toml");
+
+#[test]
+fn the_embedded_config_and_templates_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = baton(&["check"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("4 owners"), "{out}");
+}
+
+#[test]
+fn an_unknown_key_exits_2_naming_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("my.toml");
+    std::fs::write(
+        &path,
+        DEFAULT.replace("[handoffs]", "[handoffs]\ncount_automaton = false"),
+    )
+    .unwrap();
+    let (code, _, err) = baton(&["check", "--config", "my.toml"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("my.toml") && err.contains("count_automaton"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_owner_address_exits_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("my.toml");
+    std::fs::write(
+        &path,
+        DEFAULT.replace(r#", email = "channel-ops@example.com""#, ""),
+    )
+    .unwrap();
+    let (code, _, err) = baton(&["check", "--config", "my.toml"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("my.toml: tree.channel.owner.email"), "{err}");
+}
+
+#[test]
+fn a_template_syntax_error_exits_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir(&templates).unwrap();
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/templates")).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, templates.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let html = templates.join("owner_report.html");
+    let text = std::fs::read_to_string(&html).unwrap();
+    std::fs::write(&html, format!("{text}\n{{% if owner %}}never closed\n")).unwrap();
+    let (code, _, err) = baton(&["check", "--templates", "templates"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("owner_report.html"), "{err}");
+}
+
+#[test]
+fn a_bad_period_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = baton(
+        &["metrics", "--input", "nowhere.csv", "--period", "soon"],
+        dir.path(),
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("soon"), "{err}");
+}

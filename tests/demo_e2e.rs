@@ -1,0 +1,92 @@
+//! `baton demo` end to end in a temporary folder: generated helpdesk served over loopback HTTP,
+//! pulled, computed, rendered, and written as one parseable MIME message per owner.
+
+use baton::cli::demo::{demo, Args};
+use baton::domain::Cause;
+use mail_parser::MessageParser;
+
+fn args(out: &std::path::Path) -> Args {
+    Args {
+        out: out.to_path_buf(),
+        seed: 3,
+        weeks: 3,
+        per_week: 400,
+        inject: vec![],
+        period: "2026-W46".into(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_writes_one_message_per_owner_with_their_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = demo(&args(dir.path())).await.unwrap();
+    // Four branch owners in the embedded config, each with a distinct address.
+    assert_eq!(summary.owners.len(), 4);
+    assert_eq!(summary.delivery.sent(), 4);
+    let mut emls: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    emls.sort();
+    assert_eq!(emls.len(), 4, "{emls:?}");
+    let m = &summary.metrics.overall.measures;
+    assert!(
+        m.conversations > 300,
+        "a week of 400 conversations resolves most of them"
+    );
+
+    let cfg = baton::config::Config::embedded().unwrap();
+    for (owner, causes) in cfg.owners() {
+        let path = dir.path().join(format!("2026-W46-{}.eml", owner.id));
+        let raw = std::fs::read(&path).unwrap_or_else(|_| panic!("no {}", path.display()));
+        let msg = MessageParser::default()
+            .parse(&raw)
+            .expect("a parseable MIME message");
+        assert_eq!(
+            msg.to().unwrap().first().unwrap().address().unwrap(),
+            owner.email
+        );
+        let text = msg.body_text(0).expect("a text/plain part").to_string();
+        let html = msg.body_html(0).expect("a text/html part").to_string();
+        assert!(!text.contains("<td"), "the text part is not HTML");
+        assert!(html.contains("<table"), "the HTML part is HTML");
+        let subject = msg.subject().unwrap();
+        assert!(subject.starts_with("Handoffs 2026-W46"), "{subject}");
+        // The owner's branch rate, as the metrics computed it, appears in both parts
+        // (formatted as a percentage with one decimal).
+        for c in causes {
+            let rate = m.by_cause[&c].rate.unwrap();
+            let shown = format!("{:.1}%", rate * 100.0);
+            assert!(text.contains(&shown), "{} text lacks {shown}", owner.name);
+            assert!(html.contains(&shown), "{} html lacks {shown}", owner.name);
+            assert!(
+                subject.contains(c.as_str()),
+                "{subject} names the branch {c}"
+            );
+        }
+        // The HTML preview next to the .eml is the same HTML part.
+        let preview = std::fs::read_to_string(path.with_extension("html")).unwrap();
+        assert_eq!(
+            preview.replace("\r\n", "\n").trim(),
+            html.replace("\r\n", "\n").trim()
+        );
+    }
+    // The planted change: billing misrouting +10 points from the start of the week raises the
+    // routing rate of topic billing.
+    let billing = summary.metrics.segments["topic"]
+        .iter()
+        .find(|s| s.value == "billing")
+        .unwrap();
+    let now = billing.measures.by_cause[&Cause::Routing].rate.unwrap();
+    let before = billing.previous.by_cause[&Cause::Routing].rate.unwrap();
+    assert!(
+        now - before > 0.03,
+        "billing routing {before:.3} -> {now:.3}"
+    );
+
+    // A rerun of the same period rewrites the outbox but delivers nothing twice.
+    let again = demo(&args(dir.path())).await.unwrap();
+    assert_eq!(again.delivery.sent(), 0);
+    assert_eq!(again.delivery.already_delivered(), 4);
+}
