@@ -19,7 +19,9 @@ use crate::store::{DeliveryState, Store, StoreError};
 use rand::Rng;
 use std::collections::VecDeque;
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+// tokio's clock, so a paused test runtime can step through a minute of rate cap.
+use tokio::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
@@ -288,3 +290,6 @@ async fn deliver_one<T: Transport>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -106,7 +106,7 @@ impl SmtpSender {
             SendError::Permanent(format!("{what}: {e}"))
         } else if e.is_transient() || e.is_timeout() {
             SendError::Transient(format!("{what}: {e}"))
-        } else if e.is_tls() {
+        } else if e.is_tls() || (self.cfg.tls != SmtpTls::None && handshake_failed(&e)) {
             let hint = match self.cfg.tls {
                 SmtpTls::Implicit => " (implicit TLS expects a server that speaks TLS at once, normally port 465; for port 587 use tls = \"starttls\")",
                 SmtpTls::Starttls => " (the STARTTLS upgrade failed; for port 465 use tls = \"implicit\")",
@@ -123,6 +123,20 @@ impl SmtpSender {
     }
 }
 
+/// A TLS handshake that failed on what the server sent (a plain-text server on the implicit
+/// TLS port): lettre reports it as a connection error whose cause is an `InvalidData` I/O
+/// error from rustls.
+fn handshake_failed(e: &lettre::transport::smtp::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::InvalidData;
+        }
+        source = s.source();
+    }
+    false
+}
+
 impl Transport for SmtpSender {
     fn describe(&self) -> String {
         format!("SMTP {}", self.endpoint())
@@ -131,7 +145,7 @@ impl Transport for SmtpSender {
     async fn send(&self, msg: &Outgoing) -> Result<(), SendError> {
         let transport = self.transport()?;
         // lettre's timeout covers each read and write; this bounds the whole exchange.
-        let limit = Duration::from_secs(self.cfg.timeout_secs.max(1) * 4);
+        let limit = Duration::from_secs(self.cfg.timeout_secs.max(1) * 3);
         match tokio::time::timeout(limit, transport.send(msg.message.clone())).await {
             Err(_) => Err(SendError::Transient(format!(
                 "SMTP {}: no answer within {} s",

@@ -127,7 +127,7 @@ mod tests {
         assert_eq!(pct(Some(0.2314)), "23.1%");
         assert_eq!(pct(Some(0.0)), "0.0%");
         assert_eq!(pct(None), "–");
-        assert_eq!(pp(Some(3.14)), "+3.1 pp");
+        assert_eq!(pp(Some(3.12)), "+3.1 pp");
         assert_eq!(pp(Some(-0.44)), "-0.4 pp");
         // Rounds to zero: no sign, flat arrow (not "-0.0").
         assert_eq!(pp(Some(-0.04)), "0.0 pp");

@@ -127,6 +127,8 @@ fn base_env() -> Environment<'static> {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
+    // Text files end with a newline; so does the text part.
+    env.set_keep_trailing_newline(true);
     env.add_filter("pct", |x: Option<f64>| format::pct(x));
     env.add_filter("pp", |x: Option<f64>| format::pp(x));
     env.add_filter("arrow", |x: Option<f64>| format::arrow(x).to_string());

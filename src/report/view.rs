@@ -286,14 +286,22 @@ pub fn subject(period: &str, branches: &[BranchLine]) -> String {
     }
 }
 
+/// A change and how to print it: decimals and unit suffix.
+struct Delta<'a> {
+    change: Option<f64>,
+    digits: usize,
+    unit: &'a str,
+}
+
 fn line(
     key: &str,
     label: &str,
-    now: String,
-    before: String,
-    change: Option<f64>,
-    digits: usize,
-    unit: &str,
+    (now, before): (String, String),
+    Delta {
+        change,
+        digits,
+        unit,
+    }: Delta,
     higher_is_worse: Option<bool>,
 ) -> MeasureLine {
     MeasureLine {
@@ -318,11 +326,12 @@ fn rate_line(
     line(
         key,
         label,
-        format::pct(now),
-        format::pct(before),
-        change_pp(now, before),
-        1,
-        " pp",
+        (format::pct(now), format::pct(before)),
+        Delta {
+            change: change_pp(now, before),
+            digits: 1,
+            unit: " pp",
+        },
         Some(worse_up),
     )
 }
@@ -344,11 +353,12 @@ fn headline(m: &MetricsReport) -> Vec<MeasureLine> {
         line(
             "conversations",
             "Conversations resolved",
-            n.conversations.to_string(),
-            b.conversations.to_string(),
-            diff(count(n.conversations), count(b.conversations)),
-            0,
-            "",
+            (n.conversations.to_string(), b.conversations.to_string()),
+            Delta {
+                change: diff(count(n.conversations), count(b.conversations)),
+                digits: 0,
+                unit: "",
+            },
             None,
         ),
         rate_line(
@@ -361,11 +371,15 @@ fn headline(m: &MetricsReport) -> Vec<MeasureLine> {
         line(
             "handoffs_per_conversation",
             "Handoffs per conversation",
-            format::num(n.handoffs_per_conversation, 2),
-            format::num(b.handoffs_per_conversation, 2),
-            diff(n.handoffs_per_conversation, b.handoffs_per_conversation),
-            2,
-            "",
+            (
+                format::num(n.handoffs_per_conversation, 2),
+                format::num(b.handoffs_per_conversation, 2),
+            ),
+            Delta {
+                change: diff(n.handoffs_per_conversation, b.handoffs_per_conversation),
+                digits: 2,
+                unit: "",
+            },
             Some(true),
         ),
         rate_line(
@@ -378,11 +392,15 @@ fn headline(m: &MetricsReport) -> Vec<MeasureLine> {
         line(
             "time_lost_hours",
             "Time lost to handoffs",
-            format!("{} h", format::num(hours(n), 1)),
-            format!("{} h", format::num(hours(b), 1)),
-            diff(hours(n), hours(b)),
-            1,
-            " h",
+            (
+                format!("{} h", format::num(hours(n), 1)),
+                format!("{} h", format::num(hours(b), 1)),
+            ),
+            Delta {
+                change: diff(hours(n), hours(b)),
+                digits: 1,
+                unit: " h",
+            },
             Some(true),
         ),
         rate_line(
@@ -411,11 +429,12 @@ fn headline(m: &MetricsReport) -> Vec<MeasureLine> {
         line(
             "ticket_volume",
             "Tickets created",
-            n.ticket_volume.to_string(),
-            b.ticket_volume.to_string(),
-            diff(count(n.ticket_volume), count(b.ticket_volume)),
-            0,
-            "",
+            (n.ticket_volume.to_string(), b.ticket_volume.to_string()),
+            Delta {
+                change: diff(count(n.ticket_volume), count(b.ticket_volume)),
+                digits: 0,
+                unit: "",
+            },
             None,
         ),
         MeasureLine {

@@ -1,0 +1,481 @@
+//! Rendering owner reports from a hand-built `MetricsReport`: the numbers put in are
+//! worked out by hand in the comments and checked in the output.
+
+use baton::config::{Config, EMBEDDED_DEFAULT};
+use baton::domain::{Cause, Period};
+use baton::metrics::{Band, CauseMeasures, Measures, MetricsReport, Overall, Segment, TrendPoint};
+use baton::report::{
+    check_templates, owner_views_at, DriverLine, OwnerView, RenderError, Renderer, Tone,
+    HTML_LIMIT_BYTES,
+};
+use chrono::{TimeZone, Utc};
+use std::collections::BTreeMap;
+
+/// Measures of `n` resolved conversations whose first handoff cause counts are `firsts`
+/// (routing, skill, escalation, channel).
+fn measures(n: i64, firsts: [i64; 4]) -> Measures {
+    let by_cause: BTreeMap<Cause, CauseMeasures> = Cause::ALL
+        .into_iter()
+        .zip(firsts)
+        .map(|(c, k)| {
+            let r = (n > 0).then(|| k as f64 / n as f64);
+            (
+                c,
+                CauseMeasures {
+                    handoffs: k,
+                    rate: r,
+                    per_conversation: r,
+                    conversations: k,
+                },
+            )
+        })
+        .collect();
+    let with: i64 = firsts.iter().sum();
+    let rate = (n > 0).then(|| with as f64 / n as f64);
+    Measures {
+        conversations: n,
+        ticket_volume: n,
+        handoff_rate: rate,
+        handoffs: with,
+        handoffs_per_conversation: rate,
+        band: rate.map(Band::of),
+        by_cause,
+        ..Measures::default()
+    }
+}
+
+fn segment(value: &str, now: (i64, i64), before: (i64, i64)) -> Segment {
+    Segment {
+        value: value.into(),
+        measures: measures(now.0, [now.1, 0, 0, 0]),
+        previous: measures(before.0, [before.1, 0, 0, 0]),
+    }
+}
+
+/// The week 2026-W46 against W45.
+///
+/// Overall now: 200 resolved; first causes routing 24, skill 10, escalation 8, channel 6
+/// (48 with a handoff). Before: 180; routing 16, skill 12, escalation 9, channel 3 (40).
+/// By hand: routing 12.0% vs 8.89% -> +3.1 pp; skill 5.0% vs 6.67% -> -1.7 pp;
+/// escalation 4.0% vs 5.0% -> -1.0 pp; channel 3.0% vs 1.67% -> +1.3 pp;
+/// handoff rate 24.0% vs 22.2% -> +1.8 pp; FCR 70.0% vs 75.0% -> -5.0 pp;
+/// time lost 120.5 h vs 100.0 h -> +20.5 h; tickets created 210 vs 190 -> +20.
+///
+/// Routing per segment: channel chat 3/20 = 15.0% vs 6/20 = 30.0% -> -15.0 pp (small:
+/// 20 < 30); team Billing 10/50 = 20.0% vs 4/40 = 10.0% -> +10.0 pp; team General Support
+/// 14/150 = 9.33% vs 12/140 = 8.57% -> +0.8 pp.
+fn week() -> (Config, MetricsReport) {
+    let cfg = Config::embedded().unwrap();
+    let p = Period::iso_week(2026, 46, cfg.tz()).unwrap();
+    let mut now = measures(200, [24, 10, 8, 6]);
+    now.fcr_rate = Some(0.70);
+    now.time_lost_hours = 120.5;
+    now.ticket_volume = 210;
+    let mut before = measures(180, [16, 12, 9, 3]);
+    before.fcr_rate = Some(0.75);
+    before.time_lost_hours = 100.0;
+    before.ticket_volume = 190;
+    let trend = p
+        .trailing(3)
+        .iter()
+        .zip([0.05, 0.0889, 0.12])
+        .map(|(w, routing)| TrendPoint {
+            period: w.label(),
+            conversations: 190,
+            handoff_rate: Some(0.2),
+            fcr_rate: Some(0.7),
+            by_cause: Cause::ALL
+                .into_iter()
+                .map(|c| (c, Some(if c == Cause::Routing { routing } else { 0.03 })))
+                .collect(),
+        })
+        .collect();
+    let m = MetricsReport {
+        period: p.to_json(),
+        previous_period: p.previous().to_json(),
+        overall: Overall {
+            measures: now,
+            backlog: 7,
+            quarantined_rows: 3,
+        },
+        previous: before,
+        segments: BTreeMap::from([
+            (
+                "team".to_string(),
+                vec![
+                    segment("General Support", (150, 14), (140, 12)),
+                    segment("Billing", (50, 10), (40, 4)),
+                ],
+            ),
+            (
+                "channel".to_string(),
+                vec![segment("chat", (20, 3), (20, 6))],
+            ),
+        ]),
+        trend,
+        quarantine: BTreeMap::from([
+            ("unknown event `merged`".to_string(), 2),
+            ("unparsable timestamp".to_string(), 1),
+        ]),
+    };
+    (cfg, m)
+}
+
+fn at() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 16, 9, 0, 0).unwrap()
+}
+
+fn views() -> Vec<OwnerView> {
+    let (cfg, m) = week();
+    owner_views_at(&cfg, &m, at())
+}
+
+fn has_html_tag(s: &str) -> bool {
+    let b = s.as_bytes();
+    (0..b.len().saturating_sub(1)).any(|i| {
+        b[i] == b'<' && (b[i + 1].is_ascii_alphabetic() || b[i + 1] == b'/' || b[i + 1] == b'!')
+    })
+}
+
+#[test]
+fn one_view_per_owner_with_their_branch_first() {
+    let v = views();
+    let owners: Vec<&str> = v.iter().map(|v| v.owner.email.as_str()).collect();
+    assert_eq!(
+        owners,
+        [
+            "support-ops@example.com",
+            "enablement@example.com",
+            "team-leads@example.com",
+            "channel-ops@example.com"
+        ]
+    );
+    let routing = &v[0].branches[0];
+    assert_eq!(routing.cause, Cause::Routing);
+    assert_eq!(
+        (routing.rate_text.as_str(), routing.before_text.as_str()),
+        ("12.0%", "8.9%")
+    );
+    assert_eq!(
+        (routing.change_text.as_str(), routing.arrow.as_str()),
+        ("+3.1 pp", "↑")
+    );
+    assert_eq!(routing.tone, Tone::Worse);
+    assert!(routing.alert, "3.1 pp passes the 2.0 pp alert line");
+    assert_eq!((routing.handoffs, routing.handoffs_before), (24, 16));
+    let skill = &v[1].branches[0];
+    assert_eq!(
+        (skill.change_text.as_str(), skill.arrow.as_str()),
+        ("-1.7 pp", "↓")
+    );
+    assert_eq!(skill.tone, Tone::Better);
+    assert!(!skill.alert);
+    // Channel's alert line is 1.0 pp in the embedded config: +1.3 pp passes it.
+    assert!(v[3].branches[0].alert);
+
+    let subjects: Vec<&str> = v.iter().map(|v| v.subject.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "Handoffs 2026-W46: routing +3.1 pp (your branch)",
+            "Handoffs 2026-W46: skill -1.7 pp (your branch)",
+            "Handoffs 2026-W46: escalation -1.0 pp (your branch)",
+            "Handoffs 2026-W46: channel +1.3 pp (your branch)",
+        ]
+    );
+}
+
+#[test]
+fn headline_measures_read_as_worked_out() {
+    let v = &views()[0];
+    let get = |k: &str| v.headline.iter().find(|m| m.key == k).unwrap();
+    let hr = get("handoff_rate");
+    assert_eq!(
+        (
+            hr.now_text.as_str(),
+            hr.before_text.as_str(),
+            hr.change_text.as_str()
+        ),
+        ("24.0%", "22.2%", "+1.8 pp")
+    );
+    let fcr = get("fcr_rate");
+    assert_eq!(
+        (fcr.change_text.as_str(), fcr.arrow.as_str()),
+        ("-5.0 pp", "↓")
+    );
+    assert_eq!(
+        fcr.tone,
+        Tone::Worse,
+        "less first-contact resolution is worse"
+    );
+    let lost = get("time_lost_hours");
+    assert_eq!(
+        (lost.now_text.as_str(), lost.change_text.as_str()),
+        ("120.5 h", "+20.5 h")
+    );
+    assert_eq!(get("ticket_volume").change_text, "+20");
+    assert_eq!(get("ticket_volume").tone, Tone::Neutral);
+    assert_eq!(get("band").now_text, "balanced");
+    assert_eq!(get("backlog").now_text, "7");
+    assert_eq!(get("handoffs_per_conversation").now_text, "0.24");
+}
+
+#[test]
+fn segments_are_ordered_by_movement_and_small_ones_marked() {
+    let v = &views()[0];
+    let rows: Vec<(&str, &str, bool)> = v
+        .movements
+        .iter()
+        .map(|m| (m.value.as_str(), m.change_text.as_str(), m.small))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("chat", "-15.0 pp", true),
+            ("Billing", "+10.0 pp", false),
+            ("General Support", "+0.8 pp", false)
+        ]
+    );
+    let r = Renderer::new().render(v).unwrap();
+    let (a, b, c) = (
+        r.text.find("chat").unwrap(),
+        r.text.find("team: Billing").unwrap(),
+        r.text.find("team: General Support").unwrap(),
+    );
+    assert!(a < b && b < c, "text keeps the order");
+    assert!(r
+        .text
+        .contains("15.0% (was 30.0%)  ↓ -15.0 pp  20 conversations (was 20)"));
+    assert!(r.text.contains("not yet tested for significance"));
+    assert!(r.html.contains("not yet tested for significance"));
+}
+
+#[test]
+fn html_and_text_carry_the_numbers_with_sign_and_arrow() {
+    let v = &views()[0];
+    let r = Renderer::new().render(v).unwrap();
+    assert_eq!(
+        r.subject,
+        "Handoffs 2026-W46: routing +3.1 pp (your branch)"
+    );
+    for body in [&r.html, &r.text] {
+        for needle in [
+            "12.0%",
+            "8.9%",
+            "↑ +3.1 pp",
+            "24.0%",
+            "-5.0 pp",
+            "+20.5 h",
+            "2026-W45",
+        ] {
+            assert!(body.contains(needle), "missing {needle}");
+        }
+        // Footer: quarantine with reasons, period, zone, generation time (09:00 UTC is
+        // 09:00 GMT in London in November).
+        assert!(body.contains("3 rows set aside"));
+        assert!(body.contains("unparsable timestamp: 1"));
+        assert!(body.contains("9 Nov 2026 – 15 Nov 2026"));
+        assert!(body.contains("2026-11-16 09:00 GMT"));
+    }
+    assert!(r.html.contains("Europe&#x2f;London") || r.html.contains("Europe/London"));
+    assert!(!has_html_tag(&r.text), "text part has no HTML");
+    // Email layout rules: one 600 px column, styles inline, no <style> block.
+    assert!(r.html.contains(r#"width="600""#));
+    assert!(!r.html.contains("<style"));
+    assert!(!r.html.contains("class="));
+    // Trend: 12% is the longest week, so W46 gets the full 20-block bar, 5% gets 8
+    // (0.05 / 0.12 * 20 = 8.3).
+    assert!(r
+        .text
+        .contains(&format!(" {}  (this period)", "█".repeat(20))));
+    assert!(r.text.contains(&format!(" {}\n", "█".repeat(8))));
+}
+
+#[test]
+fn helpdesk_names_are_escaped_in_html_only() {
+    let (cfg, mut m) = week();
+    let evil = r#"<script>alert("x")</script> & <b>Team</b>"#;
+    m.segments
+        .get_mut("team")
+        .unwrap()
+        .push(segment(evil, (40, 20), (40, 2)));
+    let v = &owner_views_at(&cfg, &m, at())[0];
+    let r = Renderer::new().render(v).unwrap();
+    assert!(!r.html.contains("<script>"));
+    assert!(!r.html.contains("<b>Team"));
+    assert!(r
+        .html
+        .contains("&lt;script&gt;alert(&quot;x&quot;)&lt;&#x2f;script&gt; &amp; &lt;b&gt;Team"));
+    // text/plain is not interpreted: the name is shown as it is.
+    assert!(r.text.contains(evil));
+}
+
+#[test]
+fn drivers_and_summary_render_when_the_explain_stage_fills_them() {
+    let mut v = views().remove(0);
+    v.summary = Some("Routing rose 3.1 pp, mostly in <Billing>.".into());
+    v.drivers = vec![DriverLine {
+        cause: Cause::Routing,
+        dimension: "team".into(),
+        segment: "Billing".into(),
+        contribution_pp: 2.04,
+        change_pp: Some(10.0),
+        conversations: 50,
+        significant: true,
+        note: None,
+    }];
+    let r = Renderer::new().render(&v).unwrap();
+    assert!(r.html.contains("What drove the change"));
+    assert!(r.html.contains("↑ +2.0 pp"));
+    assert!(r.html.contains("mostly in &lt;Billing&gt;."));
+    assert!(r
+        .text
+        .contains("team: Billing (routing): ↑ +2.0 pp of the change, own change +10.0 pp"));
+    assert!(!r.text.contains("not yet tested for significance"));
+}
+
+#[test]
+fn an_owner_of_two_branches_gets_both_and_the_bigger_move_in_the_subject() {
+    let text = EMBEDDED_DEFAULT.replace(
+        r#"owner = { name = "Enablement", email = "enablement@example.com" }"#,
+        r#"owner = { name = "Support Operations", email = "support-ops@example.com" }"#,
+    );
+    let cfg = Config::parse(&text, "test.toml").unwrap();
+    let (_, m) = week();
+    let v = owner_views_at(&cfg, &m, at());
+    assert_eq!(v.len(), 3);
+    assert_eq!(v[0].causes, [Cause::Routing, Cause::Skill]);
+    // |+3.1| > |-1.7|: routing leads the subject.
+    assert_eq!(
+        v[0].subject,
+        "Handoffs 2026-W46: routing +3.1 pp (your branches)"
+    );
+    let r = Renderer::new().render(&v[0]).unwrap();
+    assert!(r.text.contains("YOUR BRANCHES"));
+    assert!(r.text.contains("-1.7 pp"));
+}
+
+#[test]
+fn no_previous_period_shows_dashes_not_zero_changes() {
+    let (cfg, mut m) = week();
+    m.previous = measures(0, [0, 0, 0, 0]);
+    let v = &owner_views_at(&cfg, &m, at())[0];
+    assert_eq!(v.subject, "Handoffs 2026-W46: routing 12.0% (your branch)");
+    assert_eq!(v.branches[0].before_text, "–");
+    assert_eq!(v.branches[0].change_text, "–");
+    assert!(!v.branches[0].alert);
+}
+
+#[test]
+fn long_tables_stay_under_the_size_limit_and_go_to_the_csv() {
+    let (cfg, mut m) = week();
+    // 3000 segments with 200-character names; one movement each for the routing owner.
+    let many: Vec<Segment> = (0..3000)
+        .map(|i| {
+            segment(
+                &format!("agent-{i:04}-{}", "x".repeat(190)),
+                (40, i % 7),
+                (40, i % 5),
+            )
+        })
+        .collect();
+    m.segments.insert("agent".into(), many);
+    m.segments.get_mut("agent").unwrap()[0].value = "=HYPERLINK(\"http://evil\")".into();
+    let v = &owner_views_at(&cfg, &m, at())[0];
+    let total = v.movements.len();
+    assert_eq!(total, 3003);
+
+    let r = Renderer::new().with_max_rows_inline(10).render(v).unwrap();
+    assert!(r.html.len() < HTML_LIMIT_BYTES);
+    assert!(r.text.contains("Showing the top 10 of 3003 rows; every row is in the attached segments-2026-W46-support-operations.csv"));
+    let csv = String::from_utf8(r.attachments[0].bytes.clone()).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 3003, "header plus every row");
+    assert!(csv.contains(&"x".repeat(190)), "names whole in the CSV");
+    assert!(
+        csv.contains("'=HYPERLINK"),
+        "formula defused: {}",
+        &csv[..300]
+    );
+    assert!(!r.html.contains(&"x".repeat(190)), "names shortened inline");
+
+    // Asked to show everything, the renderer still keeps the HTML under the limit.
+    let r = Renderer::new()
+        .with_max_rows_inline(100_000)
+        .render(v)
+        .unwrap();
+    assert!(r.html.len() <= HTML_LIMIT_BYTES, "{} bytes", r.html.len());
+    assert!(
+        r.html.len() > HTML_LIMIT_BYTES / 3,
+        "but not needlessly small"
+    );
+    assert!(r
+        .html
+        .contains("of 3003 rows; every row is in the attached"));
+}
+
+#[test]
+fn check_templates_names_the_file_and_line_of_a_syntax_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("owner_report.html"),
+        "<p>{{ owner.name }}</p>\n<p>ok</p>\n{% if owner.name %}\n<p>never closed</p>\n",
+    )
+    .unwrap();
+    let err = check_templates(dir.path()).unwrap_err();
+    let RenderError::Template(t) = &err else {
+        panic!("{err}")
+    };
+    assert!(t.file.ends_with("owner_report.html"), "{err}");
+    assert!(t.line.is_some(), "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("owner_report.html:"), "{msg}");
+    assert!(msg.contains("syntax error"), "{msg}");
+
+    // An error in the middle of a file points at its line.
+    std::fs::write(
+        dir.path().join("owner_report.html"),
+        "<p>one</p>\n<p>two</p>\n<p>{{ 1 + }}</p>\n<p>four</p>\n",
+    )
+    .unwrap();
+    let msg = check_templates(dir.path()).unwrap_err().to_string();
+    assert!(msg.contains("owner_report.html:3: syntax error"), "{msg}");
+
+    // A broken partial is named as the partial.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("partials")).unwrap();
+    std::fs::write(
+        dir.path().join("partials/footer.txt"),
+        "line one\n{{ footer. }}\n",
+    )
+    .unwrap();
+    let msg = check_templates(dir.path()).unwrap_err().to_string();
+    assert!(msg.contains("partials/footer.txt:2"), "{msg}");
+
+    // A misspelt variable compiles but fails the sample render, named with its line.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("owner_report.txt"),
+        "Hello\n{{ ownr.name }}\n",
+    )
+    .unwrap();
+    let msg = check_templates(dir.path()).unwrap_err().to_string();
+    assert!(msg.contains("owner_report.txt:2"), "{msg}");
+}
+
+#[test]
+fn templates_can_be_overridden_from_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("owner_report.txt"),
+        "Dear {{ owner.name }}: {% for b in branches %}{{ b.label }} {{ b.rate|pct }} {{ b.change_pp|pp }}{% endfor %}.\n",
+    )
+    .unwrap();
+    check_templates(dir.path()).unwrap();
+    let r = Renderer::from_dir(dir.path())
+        .unwrap()
+        .render(&views()[0])
+        .unwrap();
+    assert_eq!(r.text, "Dear Support Operations: Routing 12.0% +3.1 pp.\n");
+    // The HTML part still comes from the embedded template.
+    assert!(r.html.contains(r#"width="600""#));
+}
