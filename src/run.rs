@@ -11,12 +11,14 @@ use crate::deliver::{
     SmtpSender,
 };
 use crate::domain::{Owner, Period};
+use crate::explain::{explain, ExplainError, Explanation, Metric};
 use crate::ingest::{IngestError, Ingested};
-use crate::metrics::{compute, MetricsError, MetricsReport, MetricsRequest};
+use crate::metrics::{report, FactTables, MetricsError, MetricsReport, MetricsRequest};
 use crate::report::{owner_views, RenderError, Renderer, OWNERS_REPORT};
 use crate::source::{pull, PullOptions, PullWindow, SourceError};
 use crate::store::{NewRun, RunId, RunKind, RunOutcome, Store, StoreError};
 use lettre::message::Mailbox;
+use polars::prelude::IntoLazy;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -34,6 +36,8 @@ pub enum RunError {
     Ingest(#[from] IngestError),
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    #[error(transparent)]
+    Explain(#[from] ExplainError),
     #[error(transparent)]
     Render(#[from] RenderError),
     #[error(transparent)]
@@ -87,6 +91,8 @@ pub struct RunSummary {
     pub period: Period,
     pub events: usize,
     pub metrics: MetricsReport,
+    /// The explanation of the handoff rate's change (none when a period had no conversations).
+    pub explanation: Option<Explanation>,
     pub owners: Vec<OwnerResult>,
     pub delivery: DeliveryReport,
     /// Where messages were written, in outbox mode.
@@ -159,8 +165,9 @@ async fn run_stages(
     ingested.check_threshold(cfg.report.quarantine_threshold)?;
 
     // 3. Metrics for the period, the previous one and the trend, overall and per segment.
-    let metrics = compute(
-        &ingested.events,
+    let facts = FactTables::build(&ingested.events, cfg)?;
+    let metrics = report(
+        &facts,
         cfg,
         &MetricsRequest {
             period,
@@ -169,6 +176,20 @@ async fn run_stages(
         },
         &ingested.quarantine.counts,
     )?;
+
+    // 4. Why the handoff rate changed, routed to owners. With nothing to compare (no
+    // conversations in one of the periods) the reports simply carry no drivers.
+    let explanation = match explain(
+        facts.conversations.clone().lazy(),
+        cfg,
+        period,
+        &period.previous(),
+        Metric::HandoffRate,
+    ) {
+        Ok(e) => Some(e),
+        Err(ExplainError::Empty { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
 
     // 4-5. One view per owner, rendered.
     let renderer = Renderer::new().with_max_rows_inline(cfg.report.max_rows_inline);
@@ -181,7 +202,10 @@ async fn run_stages(
         .map_err(|e| RunError::Smtp(format!("from: {e}")))?;
     let mut owners = Vec::new();
     let mut messages = Vec::new();
-    for view in owner_views(cfg, &metrics) {
+    for mut view in owner_views(cfg, &metrics) {
+        if let Some(e) = &explanation {
+            view.attach_explanation(e);
+        }
         if !req.only_to.is_empty()
             && !req
                 .only_to
@@ -241,6 +265,7 @@ async fn run_stages(
         period: period.clone(),
         events: ingested.events.height(),
         metrics,
+        explanation,
         owners,
         delivery,
         outbox,

@@ -65,6 +65,13 @@ async fn demo_writes_one_message_per_owner_with_their_numbers() {
                 "{subject} names the branch {c}"
             );
         }
+        // The owner's one-sentence explanation is in both parts.
+        let sentence = &summary.explanation.as_ref().unwrap().summary()[owner.id.as_str()];
+        assert!(
+            text.contains(sentence.as_str()),
+            "{} text lacks {sentence}",
+            owner.name
+        );
         // The HTML preview next to the .eml is the same HTML part.
         let preview = std::fs::read_to_string(path.with_extension("html")).unwrap();
         assert_eq!(

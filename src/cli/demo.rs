@@ -25,8 +25,8 @@ pub struct Args {
     /// Weeks of history to generate.
     #[arg(long, default_value_t = 8)]
     pub weeks: u32,
-    /// Conversations created per week.
-    #[arg(long, default_value_t = 1500)]
+    /// Conversations created per week (enough for the planted change to be significant).
+    #[arg(long, default_value_t = 3000)]
     pub per_week: u32,
     /// Planted changes (see `baton generate --help`); default: billing conversations are
     /// misrouted 10 points more often from the start of the reported week. `none` for none.

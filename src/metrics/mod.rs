@@ -95,6 +95,37 @@ fn period_index(x: Expr, periods: &[Period]) -> Expr {
         .otherwise(lit(NULL).cast(DataType::Int64))
 }
 
+/// The facts of every conversation and handoff, computed once and shared by the metrics and
+/// the explain stage.
+#[derive(Debug, Clone)]
+pub struct FactTables {
+    /// One row per conversation (columns in [`fact`] plus the segment dimensions).
+    pub conversations: DataFrame,
+    /// One row per handoff: `conversation_id`, `cause`, `wait_us`, `ai_handover`, `t`.
+    pub handoffs: DataFrame,
+}
+
+impl FactTables {
+    /// Builds both tables from canonical events in one polars query, so the event annotation
+    /// runs once.
+    pub fn build(events: &DataFrame, cfg: &Config) -> Result<FactTables, MetricsError> {
+        let rules = HandoffRules::from_config(cfg);
+        let f = facts::build(events.clone().lazy(), &rules)?;
+        let opt = f.conversations.get_current_optimizations();
+        let mut out = LazyFrame::collect_all_with_engine(
+            vec![f.conversations.logical_plan, f.handoffs.logical_plan],
+            Engine::Auto,
+            opt,
+        )?;
+        let handoffs = out.pop().expect("two results");
+        let conversations = out.pop().expect("two results");
+        Ok(FactTables {
+            conversations,
+            handoffs,
+        })
+    }
+}
+
 /// Computes the report for `req.period` from canonical events.
 pub fn compute(
     events: &DataFrame,
@@ -107,14 +138,29 @@ pub fn compute(
             return Err(MetricsError::UnknownDimension(d.clone()));
         }
     }
-    let rules = HandoffRules::from_config(cfg);
-    let facts = facts::build(events.clone().lazy(), &rules)?;
+    report(&FactTables::build(events, cfg)?, cfg, req, quarantine)
+}
+
+/// Computes the report for `req.period` from facts already built.
+pub fn report(
+    facts: &FactTables,
+    cfg: &Config,
+    req: &MetricsRequest,
+    quarantine: &BTreeMap<String, usize>,
+) -> Result<MetricsReport, MetricsError> {
+    for d in req.dimensions {
+        if !crate::config::DIMENSIONS.contains(&d.as_str()) {
+            return Err(MetricsError::UnknownDimension(d.clone()));
+        }
+    }
     let periods = req.period.trailing(req.trend_weeks.max(2));
     let cur = (periods.len() - 1) as i64;
     let prev = cur - 1;
 
     let conv = facts
         .conversations
+        .clone()
+        .lazy()
         .with_columns([
             period_index(col(fact::RESOLVED_AT), &periods).alias("pidx"),
             period_index(col(fact::CREATED_AT), &periods).alias("cidx"),
@@ -122,16 +168,20 @@ pub fn compute(
         .collect()?;
     let mut keys = vec![col(fact::CONVERSATION), col("pidx")];
     keys.extend(req.dimensions.iter().map(|d| col(d.as_str())));
-    let handoffs = facts.handoffs.join(
-        conv.clone()
-            .lazy()
-            .filter(col("pidx").is_not_null())
-            .select(keys),
-        [col(fact::CONVERSATION)],
-        [col(fact::CONVERSATION)],
-        JoinArgs::new(JoinType::Inner),
-    );
-    let handoffs = handoffs.collect()?;
+    let handoffs = facts
+        .handoffs
+        .clone()
+        .lazy()
+        .join(
+            conv.clone()
+                .lazy()
+                .filter(col("pidx").is_not_null())
+                .select(keys),
+            [col(fact::CONVERSATION)],
+            [col(fact::CONVERSATION)],
+            JoinArgs::new(JoinType::Inner),
+        )
+        .collect()?;
 
     // One aggregation for every (period, segment) cell.
     let aggregate = |by: &[&str]| -> PolarsResult<DataFrame> {

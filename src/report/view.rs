@@ -549,3 +549,52 @@ fn period_text(p: &PeriodJson) -> String {
         _ => format!("{} ({})", p.label, p.tz),
     }
 }
+
+impl OwnerView {
+    /// Fills `drivers` and `summary` from the explanation of the handoff rate: the significant
+    /// cells routed to this owner (rate cells of their branches, mix cells when they own
+    /// volume), with the interval and q-value in the note.
+    pub fn attach_explanation(&mut self, e: &crate::explain::Explanation) {
+        use crate::explain::{Effect, Role};
+        self.summary = e.summary().get(self.owner.id.as_str()).cloned();
+        self.drivers = e
+            .pushes()
+            .iter()
+            .filter(|p| p.owner.id == self.owner.id && p.role != Role::TeamLead)
+            .filter_map(|p| {
+                let cause = p.branch?;
+                let driver = e
+                    .branch_list()
+                    .iter()
+                    .find(|b| b.cause == cause)
+                    .and_then(|b| {
+                        b.drivers.iter().find(|d| {
+                            d.dimension == p.dimension
+                                && d.segment == p.segment
+                                && d.effect == p.effect
+                        })
+                    });
+                let effect = match p.effect {
+                    Effect::Mix => "more volume in a segment that hands off more",
+                    Effect::Rate => "the segment's own rate moved",
+                };
+                Some(DriverLine {
+                    cause,
+                    dimension: p.dimension.clone(),
+                    segment: p.segment.clone(),
+                    contribution_pp: p.change * 100.0,
+                    change_pp: driver.and_then(|d| Some((d.rate_after? - d.rate_before?) * 100.0)),
+                    conversations: driver.map(|d| d.n_after.round() as i64).unwrap_or(0),
+                    significant: true,
+                    note: Some(format!(
+                        "{}: {effect}; 95 % CI {} to {}, q = {:.3}",
+                        p.what,
+                        format::pp(Some(p.ci[0] * 100.0)),
+                        format::pp(Some(p.ci[1] * 100.0)),
+                        p.q
+                    )),
+                })
+            })
+            .collect();
+    }
+}
