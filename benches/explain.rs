@@ -31,7 +31,7 @@ fn facts(per_week: usize, w0: &Period, w1: &Period) -> DataFrame {
     );
     let mut first_cause: Vec<Option<&str>> = Vec::with_capacity(n);
     let mut handoffs = Vec::with_capacity(n);
-    let mut by_cause: Vec<Vec<i64>> = vec![Vec::with_capacity(n); 4];
+    let mut by_cause: Vec<Vec<i64>> = (0..4).map(|_| Vec::with_capacity(n)).collect();
     let (mut fcr, mut wait, mut duration) = (
         Vec::with_capacity(n),
         Vec::with_capacity(n),
