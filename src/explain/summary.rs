@@ -90,7 +90,18 @@ pub(crate) fn sentence(h: &Headline, top: Option<&Push>) -> String {
     }
     s.push_str(&ci_text(h.ci, h.percent));
     if !h.significant {
-        s.push_str(", within normal week-to-week variation.");
+        // A significant cell can hide in a total that is within noise (other segments moved
+        // the other way): name it rather than tell the owner nothing happened.
+        match top {
+            Some(p) => s.push_str(&format!(
+                ", within normal variation overall, but {} {} {}{}.",
+                p.what,
+                if p.change >= 0.0 { "added" } else { "took off" },
+                amount(p.change, h.percent),
+                ci_text(Some(p.ci), h.percent)
+            )),
+            None => s.push_str(", within normal week-to-week variation."),
+        }
         return s;
     }
     match top {
@@ -286,6 +297,15 @@ mod tests {
             sentence(&h, None),
             "The handoff rate fell 0.4 points (95 % CI -1.2 to 0.4), within normal week-to-week \
              variation."
+        );
+        // Within noise overall, but a significant cell in the same direction is named.
+        let mut p = push(-0.009, "a lower routing handoff rate in topic billing");
+        p.ci = [-0.015, -0.003];
+        assert_eq!(
+            sentence(&h, Some(&p)),
+            "The handoff rate fell 0.4 points (95 % CI -1.2 to 0.4), within normal variation \
+             overall, but a lower routing handoff rate in topic billing took off 0.9 points (95 % \
+             CI -1.5 to -0.3)."
         );
         let h = Headline {
             significant: true,
