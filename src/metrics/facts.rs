@@ -106,9 +106,21 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
     // B. Resolution: the final `resolved` closes the conversation unless a `reopened` follows.
     let lf = lf
         .with_columns([
-            w(col("pos").filter(col("is_res")).max())?.alias("last_res_pos"),
-            w(col("pos").filter(col("is_res")).min())?.alias("first_res_pos"),
-            w(col("pos").filter(col("is_reopen")).max())?.alias("last_reopen_pos"),
+            w(when(col("is_res"))
+                .then(col("pos"))
+                .otherwise(null_i64())
+                .max())?
+            .alias("last_res_pos"),
+            w(when(col("is_res"))
+                .then(col("pos"))
+                .otherwise(null_i64())
+                .min())?
+            .alias("first_res_pos"),
+            w(when(col("is_reopen"))
+                .then(col("pos"))
+                .otherwise(null_i64())
+                .max())?
+            .alias("last_reopen_pos"),
             w(col("is_res").cast(DataType::Int64).sum())?.alias("n_res"),
         ])
         .with_columns([
@@ -154,7 +166,11 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
                 .otherwise(null_str()))?
             .alias("kind_state"),
             w(col("is_real").cast(DataType::Int64).cum_sum(false))?.alias("real_idx"),
-            w(col("pos").filter(col("is_real")).min())?.alias("first_owner_pos"),
+            w(when(col("is_real"))
+                .then(col("pos"))
+                .otherwise(null_i64())
+                .min())?
+            .alias("first_owner_pos"),
             ff(col("channel"))?.alias("ch_state"),
         ])
         .with_columns([
@@ -349,61 +365,51 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
         col("t"),
     ]);
 
-    let t_where = |cond: Expr| col("t").filter(cond);
-    let first_owner = col("pos").eq(col("first_owner_pos"));
+    // Only elementwise expressions followed by plain aggregations (min, max, sum): polars runs
+    // those on the whole column at once, where a `filter` inside `agg` is evaluated group by
+    // group (minutes instead of seconds at a million conversations). "The value at the first
+    // row where ..." is therefore the max over the one row whose position is that minimum.
+    let t_if = |cond: Expr| when(cond).then(col("t")).otherwise(null_i64());
+    let at_pos = |pos: &str, value: &str| {
+        when(col("pos").eq(col(pos)))
+            .then(col(value))
+            .otherwise(lit(NULL))
+            .max()
+    };
+    let count = |cond: Expr| cond.cast(DataType::Int64).sum();
     let mut aggs = vec![
-        coalesce(&[t_where(is_event("created")).first(), col("t").first()]).alias(fact::CREATED_AT),
-        when(col("closed").first())
-            .then(t_where(col("pos").eq(col("last_res_pos"))).first())
-            .otherwise(lit(NULL).cast(DataType::Int64))
+        coalesce(&[t_if(is_event("created")).min(), col("t").min()]).alias(fact::CREATED_AT),
+        t_if(col("closed").and(col("pos").eq(col("last_res_pos"))))
+            .max()
             .alias(fact::RESOLVED_AT),
-        col("is_handoff")
-            .cast(DataType::Int64)
-            .sum()
-            .alias(fact::HANDOFFS),
-        col("cause")
-            .filter(col("is_handoff"))
-            .first()
-            .alias(fact::FIRST_CAUSE),
+        count(col("is_handoff")).alias(fact::HANDOFFS),
+        at_pos("first_handoff_pos", "cause").alias(fact::FIRST_CAUSE),
         col("reopened").first().alias(fact::REOPENED),
         col("wait_us").sum().alias(fact::WAIT_US),
-        col("automation_move")
-            .cast(DataType::Int64)
-            .sum()
-            .alias(fact::AUTOMATION_MOVES),
-        t_where(col("is_work_msg"))
+        count(col("automation_move")).alias(fact::AUTOMATION_MOVES),
+        t_if(col("is_work_msg"))
             .min()
             .alias(fact::FIRST_RESPONSE_AT),
         // Segments: first owner's team and agent (pickups in the first stint included),
         // channel at creation, the final topic.
-        col("team_eff")
-            .filter(first_owner.clone())
-            .first()
-            .alias("team"),
-        col("agent")
-            .filter(col("is_real").and(col("stint_no").eq(lit(0))))
-            .drop_nulls()
-            .first()
-            .alias("agent"),
-        col("channel").drop_nulls().first().alias("channel"),
-        col("topic").drop_nulls().last().alias("topic"),
+        at_pos("first_owner_pos", "team_eff").alias("team"),
+        at_pos("agent_pos", "agent").alias("agent"),
+        at_pos("channel_pos", "channel").alias("channel"),
+        at_pos("topic_pos", "topic").alias("topic"),
         // AI agent (section 6).
-        col("is_real")
-            .and(is_str("owner_kind", "ai"))
-            .any(true)
+        count(col("is_real").and(is_str("owner_kind", "ai")))
+            .gt(lit(0))
             .alias(fact::AI_INVOLVED),
-        col("ai_handover").any(true).alias(fact::AI_HANDED_OVER),
-        col("is_real")
-            .and(is_str("owner_kind", "human"))
-            .any(true)
+        count(col("ai_handover"))
+            .gt(lit(0))
+            .alias(fact::AI_HANDED_OVER),
+        count(col("is_real").and(is_str("owner_kind", "human")))
+            .gt(lit(0))
             .alias("had_human"),
-        (t_where(col("ai_handover")).first()
-            - t_where(col("is_real").and(is_str("owner_kind", "ai"))).first())
+        (t_if(col("ai_handover")).min()
+            - t_if(col("is_real").and(is_str("owner_kind", "ai"))).min())
         .alias(fact::AI_TO_HANDOVER_US),
-        col("sentiment")
-            .filter(col("is_cust_msg").and(col("sentiment").is_not_null()))
-            .last()
-            .alias(fact::LAST_SENTIMENT),
+        at_pos("sentiment_pos", "sentiment").alias(fact::LAST_SENTIMENT),
     ];
     for c in Cause::ALL {
         aggs.push(
@@ -427,29 +433,46 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
             .alias(fact::AVOIDABLE),
     );
 
-    // Sentiment before the first AI handover and handoffs after it need the handover position.
+    // Positions that pick one row per conversation, and the first AI handover.
+    let first_pos = |cond: Expr| w(when(cond).then(col("pos")).otherwise(null_i64()).min());
+    let last_pos = |cond: Expr| w(when(cond).then(col("pos")).otherwise(null_i64()).max());
+    let before_handover = col("is_cust_msg")
+        .and(col("pos").lt(col("ho_pos")))
+        .fill_null(lit(false));
     let per_conv = rows
         .clone()
-        .with_column(w(col("pos").filter(col("ai_handover")).first())?.alias("ho_pos"))
+        .with_columns([
+            first_pos(col("ai_handover"))?.alias("ho_pos"),
+            first_pos(col("is_handoff"))?.alias("first_handoff_pos"),
+            first_pos(
+                col("is_real")
+                    .and(col("stint_no").eq(lit(0)))
+                    .and(col("agent").is_not_null()),
+            )?
+            .alias("agent_pos"),
+            first_pos(col("channel").is_not_null())?.alias("channel_pos"),
+            last_pos(col("topic").is_not_null())?.alias("topic_pos"),
+            last_pos(col("is_cust_msg").and(col("sentiment").is_not_null()))?
+                .alias("sentiment_pos"),
+        ])
         .group_by_stable([col(KEY)])
         .agg(
             std::iter::once(col(CONV).first())
                 .chain(aggs)
                 .chain([
-                    col("sentiment")
-                        .filter(col("is_cust_msg").and(col("pos").lt(col("ho_pos"))))
+                    when(before_handover.clone())
+                        .then(col("sentiment"))
+                        .otherwise(lit(NULL))
                         .sum()
                         .alias(fact::SENTIMENT_BEFORE_SUM),
-                    col("sentiment")
-                        .filter(col("is_cust_msg").and(col("pos").lt(col("ho_pos"))))
-                        .count()
-                        .cast(DataType::Int64)
+                    count(before_handover.and(col("sentiment").is_not_null()))
                         .alias(fact::SENTIMENT_BEFORE_N),
-                    col("is_handoff")
-                        .and(col("pos").gt(col("ho_pos")))
-                        .cast(DataType::Int64)
-                        .sum()
-                        .alias("after_handover"),
+                    count(
+                        col("is_handoff")
+                            .and(col("pos").gt(col("ho_pos")))
+                            .fill_null(lit(false)),
+                    )
+                    .alias("after_handover"),
                 ])
                 .collect::<Vec<_>>(),
         );
@@ -489,6 +512,10 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
         conversations,
         handoffs,
     })
+}
+
+fn null_i64() -> Expr {
+    lit(NULL).cast(DataType::Int64)
 }
 
 fn is_event(v: &str) -> Expr {
