@@ -54,8 +54,69 @@ fn w(e: Expr) -> PolarsResult<Expr> {
     e.over([col(KEY)])
 }
 
+// Shifts, running sums and fills within a conversation. The events are sorted by conversation,
+// so each is a global operation masked at conversation boundaries. Hand-written because polars'
+// `over` runs length-preserving functions group by group: 0.3 s for one shift at 100k
+// conversations, against milliseconds for the masked global one.
+
+/// True on the first row of each `key` group.
+fn starts(key: &str) -> Expr {
+    col(key).neq_missing(col(key).shift(lit(1)))
+}
+
+/// True on the last row of each `key` group.
+fn ends(key: &str) -> Expr {
+    col(key).neq_missing(col(key).shift(lit(-1)))
+}
+
+/// The previous row's value within the group (null on its first row).
+fn g_shift(x: Expr, key: &str) -> Expr {
+    when(starts(key)).then(lit(NULL)).otherwise(x.shift(lit(1)))
+}
+
+/// The next row's value within the group (null on its last row).
+fn g_shift_back(x: Expr, key: &str) -> Expr {
+    when(ends(key)).then(lit(NULL)).otherwise(x.shift(lit(-1)))
+}
+
+/// Running sum within the group (of a non-null integer column).
+fn g_cumsum(x: Expr, key: &str) -> Expr {
+    let cs = x.clone().cum_sum(false);
+    let offset = when(starts(key))
+        .then(cs.clone() - x)
+        .otherwise(lit(NULL))
+        .fill_null_with_strategy(FillNullStrategy::Forward(None));
+    cs - offset
+}
+
+/// Forward fill that does not cross into the next group.
+fn g_ffill(x: Expr, key: &str) -> Expr {
+    let from = when(x.clone().is_not_null())
+        .then(col(key))
+        .otherwise(lit(NULL))
+        .fill_null_with_strategy(FillNullStrategy::Forward(None));
+    when(from.eq(col(key)))
+        .then(x.fill_null_with_strategy(FillNullStrategy::Forward(None)))
+        .otherwise(lit(NULL))
+}
+
+/// Backward fill that does not cross into the previous group.
+fn g_bfill(x: Expr, key: &str) -> Expr {
+    let from = when(x.clone().is_not_null())
+        .then(col(key))
+        .otherwise(lit(NULL))
+        .fill_null_with_strategy(FillNullStrategy::Backward(None));
+    when(from.eq(col(key)))
+        .then(x.fill_null_with_strategy(FillNullStrategy::Backward(None)))
+        .otherwise(lit(NULL))
+}
+
 fn ff(e: Expr) -> PolarsResult<Expr> {
-    w(e.fill_null_with_strategy(FillNullStrategy::Forward(None)))
+    Ok(g_ffill(e, KEY))
+}
+
+fn count_of(b: Expr) -> Expr {
+    b.cast(DataType::Int64).fill_null(lit(0i64))
 }
 
 fn str_in(e: Expr, values: &[String]) -> Expr {
@@ -97,10 +158,15 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
                 .and(is("author", "customer"))
                 .alias("is_cust_msg"),
         ])
+        .with_column(col("row").cum_count(false).cast(DataType::Int64).alias("idx"))
         .with_column(
-            w(col("row").cum_count(false))?
-                .cast(DataType::Int64)
-                .alias("pos"),
+            (col("idx")
+                - when(starts(KEY))
+                    .then(col("idx"))
+                    .otherwise(lit(NULL))
+                    .fill_null_with_strategy(FillNullStrategy::Forward(None))
+                + lit(1i64))
+            .alias("pos"),
         );
 
     // B. Resolution: the final `resolved` closes the conversation unless a `reopened` follows.
@@ -165,7 +231,7 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
                 .then(col("owner_kind"))
                 .otherwise(null_str()))?
             .alias("kind_state"),
-            w(col("is_real").cast(DataType::Int64).cum_sum(false))?.alias("real_idx"),
+            g_cumsum(count_of(col("is_real")), KEY).alias("real_idx"),
             w(when(col("is_real"))
                 .then(col("pos"))
                 .otherwise(null_i64())
@@ -174,9 +240,9 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
             ff(col("channel"))?.alias("ch_state"),
         ])
         .with_columns([
-            w(col("team_state").shift(lit(1)))?.alias("prev_team"),
-            w(col("kind_state").shift(lit(1)))?.alias("prev_kind"),
-            w(col("ch_state").shift(lit(1)))?.alias("prev_ch"),
+            g_shift(col("team_state"), KEY).alias("prev_team"),
+            g_shift(col("kind_state"), KEY).alias("prev_kind"),
+            g_shift(col("ch_state"), KEY).alias("prev_ch"),
             (col("real_idx") - col("is_real").cast(DataType::Int64))
                 .gt(lit(0))
                 .alias("had_owner"),
@@ -195,21 +261,21 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
         )
         // Agents are compared within a run of the same team: a pickup after a move to the team's
         // queue is not a handoff, and moving back to the queue keeps the last agent.
-        .with_column(w(col("team_changed").cast(DataType::Int64).cum_sum(false))?.alias("team_run"))
         .with_column(
-            when(col("is_real"))
-                .then(col("agent"))
-                .otherwise(null_str())
-                .fill_null_with_strategy(FillNullStrategy::Forward(None))
-                .over([col(KEY), col("team_run")])?
-                .alias("agent_state"),
+            count_of(starts(KEY).or(col("team_changed")))
+                .cum_sum(false)
+                .alias("team_run"),
         )
         .with_column(
-            col("agent_state")
-                .shift(lit(1))
-                .over([col(KEY), col("team_run")])?
-                .alias("prev_agent"),
+            g_ffill(
+                when(col("is_real"))
+                    .then(col("agent"))
+                    .otherwise(null_str()),
+                "team_run",
+            )
+            .alias("agent_state"),
         )
+        .with_column(g_shift(col("agent_state"), "team_run").alias("prev_agent"))
         .with_columns([
             col("is_real")
                 .and(col("had_owner"))
@@ -272,26 +338,24 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
     }
     let lf = lf
         .with_columns([
-            w(col("is_work_msg")
-                .and(col("active"))
-                .cast(DataType::Int64)
-                .cum_sum(false))?
-            .alias("work_cum"),
+            g_cumsum(count_of(col("is_work_msg").and(col("active"))), KEY).alias("work_cum"),
             col("owner_changed")
                 .or(col("pos").eq(col("first_owner_pos")))
                 .fill_null(lit(false))
                 .alias("stint_start"),
-            w(col("owner_changed").cast(DataType::Int64).cum_sum(false))?.alias("stint_no"),
+            g_cumsum(count_of(col("owner_changed")), KEY).alias("stint_no"),
         ])
         .with_column(
             (col("work_cum") - col("is_work_msg").and(col("active")).cast(DataType::Int64))
                 .alias("work_before"),
         )
         .with_column(
-            w(ff(when(col("stint_start"))
-                .then(col("work_before"))
-                .otherwise(lit(NULL).cast(DataType::Int64)))?
-            .shift(lit(1)))?
+            g_shift(
+                ff(when(col("stint_start"))
+                    .then(col("work_before"))
+                    .otherwise(lit(NULL).cast(DataType::Int64)))?,
+                KEY,
+            )
             .alias("work_at_stint"),
         )
         .with_columns([
@@ -328,12 +392,7 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
                 .otherwise(lit(NULL).cast(DataType::Int64))
                 .alias("stop_t"),
         )
-        .with_column(
-            w(col("stop_t")
-                .shift(lit(-1))
-                .fill_null_with_strategy(FillNullStrategy::Backward(None)))?
-            .alias("next_stop"),
-        )
+        .with_column(g_bfill(g_shift_back(col("stop_t"), KEY), KEY).alias("next_stop"))
         .with_column(
             when(col("is_handoff").not())
                 .then(lit(NULL).cast(DataType::Int64))
