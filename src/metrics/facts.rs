@@ -158,7 +158,12 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
                 .and(is("author", "customer"))
                 .alias("is_cust_msg"),
         ])
-        .with_column(col("row").cum_count(false).cast(DataType::Int64).alias("idx"))
+        .with_column(
+            col("row")
+                .cum_count(false)
+                .cast(DataType::Int64)
+                .alias("idx"),
+        )
         .with_column(
             (col("idx")
                 - when(starts(KEY))
