@@ -310,20 +310,19 @@ pub fn normalise(
         .filter(|c| !ENUMS.contains(c))
         .map(|c| text(c).alias(*c))
         .collect();
-    exprs.push(
+    // The original values stay in `sentiment_raw` and `at` for the quarantine; only text
+    // sentiment goes through a string parse (a numeric column is cast as it is).
+    let sentiment_is_text = raw.column("sentiment")?.dtype() == &DataType::String;
+    exprs.push(col("sentiment").alias("sentiment_raw"));
+    exprs.push(if sentiment_is_text {
         col("sentiment")
-            .cast(DataType::String)
-            .alias("sentiment_text"),
-    );
-    exprs.push(
-        col("sentiment")
-            .cast(DataType::String)
             .str()
             .strip_chars(lit(NULL))
             .cast(DataType::Float64)
-            .alias("sentiment"),
-    );
-    exprs.push(col("at").cast(DataType::String).alias("at_text"));
+            .alias("sentiment")
+    } else {
+        col("sentiment").cast(DataType::Float64).alias("sentiment")
+    });
     for c in ENUMS {
         exprs.push(text(c).str().to_lowercase().alias(c));
     }
@@ -354,7 +353,7 @@ pub fn normalise(
         .when(one_of("actor", &["human", "automation", "ai"]))
         .then(lit("unknown actor"))
         .when(
-            col("sentiment_text").is_not_null().and(
+            col("sentiment_raw").is_not_null().and(
                 col("sentiment")
                     .is_null()
                     .or(col("sentiment").abs().gt(lit(1.0))),
@@ -384,10 +383,7 @@ pub fn normalise(
     let bad = checked
         .lazy()
         .filter(col("problem").is_not_null())
-        .with_columns([
-            col("at_text").alias("at"),
-            col("sentiment_text").alias("sentiment"),
-        ])
+        .with_columns([col("sentiment_raw").alias("sentiment")])
         .select(
             quarantine_columns()
                 .into_iter()
