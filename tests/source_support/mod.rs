@@ -40,18 +40,8 @@ pub fn handoff_summary(events: &DataFrame) -> (usize, i64, Vec<(String, i64)>) {
 /// The events as `conversation_id|at|event|agent|team|owner_kind|author|channel|actor|reason`
 /// lines, in table order, for exact comparison with hand-written expectations.
 pub fn lines(events: &DataFrame) -> Vec<String> {
-    let cols = [
-        "conversation_id",
-        "at",
-        "event",
-        "agent",
-        "team",
-        "owner_kind",
-        "author",
-        "channel",
-        "actor",
-        "reason",
-    ];
+    // The canonical columns up to `reason` (topic and sentiment are compared separately).
+    let cols = &baton::ingest::CANONICAL_COLUMNS[..10];
     let df = events
         .clone()
         .lazy()
