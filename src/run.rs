@@ -156,11 +156,7 @@ async fn run_stages(
     if cfg.sources.is_empty() {
         return Err(RunError::NoSources);
     }
-    let first = period.trailing(cfg.report.trend_weeks.max(2))[0].clone();
-    let window = PullWindow {
-        start: first.start_utc(),
-        end: period.end_utc(),
-    };
+    let window = PullWindow::for_report(period, cfg.report.trend_weeks);
     let ingested = pull_all(&cfg.sources, &window, &req.pull).await?;
     ingested.check_threshold(cfg.report.quarantine_threshold)?;
 

@@ -76,11 +76,7 @@ pub async fn load_source(
             cfg.sources.keys().cloned().collect::<Vec<_>>().join(", ")
         )
     })?;
-    let first = period.trailing(cfg.report.trend_weeks.max(2))[0].clone();
-    let window = crate::source::PullWindow {
-        start: first.start_utc(),
-        end: period.end_utc(),
-    };
+    let window = crate::source::PullWindow::for_report(period, cfg.report.trend_weeks);
     let opts = crate::source::PullOptions {
         cache_dir: None,
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),

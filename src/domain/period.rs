@@ -116,6 +116,12 @@ impl Period {
         out
     }
 
+    /// The periods a report covers, oldest first: `weeks` of trend, and never fewer than the
+    /// previous period and this one (what metrics compute and sources must pull).
+    pub fn report_span(&self, weeks: usize) -> Vec<Period> {
+        self.trailing(weeks.max(2))
+    }
+
     pub fn days(&self) -> i64 {
         (self.end - self.start).num_days()
     }

@@ -148,7 +148,7 @@ pub fn report(
             return Err(MetricsError::UnknownDimension(d.clone()));
         }
     }
-    let periods = req.period.trailing(req.trend_weeks.max(2));
+    let periods = req.period.report_span(req.trend_weeks);
     let cur = (periods.len() - 1) as i64;
     let prev = cur - 1;
 

@@ -39,6 +39,14 @@ impl PullWindow {
             end: DateTime::<Utc>::MAX_UTC,
         }
     }
+
+    /// The events a report on `period` with `trend_weeks` of trend needs.
+    pub fn for_report(period: &crate::domain::Period, trend_weeks: usize) -> PullWindow {
+        PullWindow {
+            start: period.report_span(trend_weeks)[0].start_utc(),
+            end: period.end_utc(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
