@@ -16,6 +16,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
 
+// The allocator of the `baton` binary (see src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn facts(per_week: usize, w0: &Period, w1: &Period) -> DataFrame {
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let n = 2 * per_week;

@@ -9,6 +9,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use polars::prelude::{col, IntoLazy, SerReader, SortMultipleOptions};
+
+// The allocator of the `baton` binary (see src/main.rs).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
@@ -56,32 +62,70 @@ fn measure(path: &Path) {
     let period = baton::domain::Period::parse("2026-W46", cfg.tz(), chrono::Utc::now()).unwrap();
     let t0 = Instant::now();
     let bytes = std::fs::read(path).unwrap();
-    let ing = baton::ingest::read_canonical(
-        &bytes,
-        baton::config::SourceFormat::Parquet,
-        &Default::default(),
-        None,
-    )
-    .unwrap();
+    let raw = polars::prelude::ParquetReader::new(std::io::Cursor::new(&bytes))
+        .finish()
+        .unwrap();
     drop(bytes);
     let t_read = t0.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let ing = baton::ingest::normalise(raw, &Default::default(), None).unwrap();
+    let t_ingest = t.elapsed().as_secs_f64();
     let events = ing.events.height();
     let req = baton::metrics::MetricsRequest {
         period: &period,
         dimensions: &cfg.report.dimensions,
         trend_weeks: cfg.report.trend_weeks,
     };
-    let t1 = Instant::now();
-    let report = baton::metrics::compute(&ing.events, &cfg, &req, &ing.quarantine.counts).unwrap();
+    let t = Instant::now();
+    let facts = baton::metrics::FactTables::build(&ing.events, &cfg).unwrap();
+    let t_facts = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let report = baton::metrics::report(&facts, &cfg, &req, &ing.quarantine.counts).unwrap();
     let json = serde_json::to_string(&report).unwrap();
-    let t_metrics = t1.elapsed().as_secs_f64();
+    let t_report = t.elapsed().as_secs_f64();
     let total = t0.elapsed().as_secs_f64();
     println!(
-        "events {events:>10}  read+ingest {t_read:6.2} s  metrics+json {t_metrics:6.2} s  total {total:6.2} s  ({:.2} M events/s)  peak {:7.0} MiB  json {} KB",
+        "events {events:>10}  read {t_read:5.2} s  ingest {t_ingest:5.2} s  facts {t_facts:5.2} s  measures+json {t_report:5.2} s  total {total:6.2} s  ({:.2} M events/s)  peak {:7.0} MiB  json {} KB",
         events as f64 / total / 1e6,
         peak_rss_mib(),
         json.len() / 1024
     );
+}
+
+/// The slowest nodes of the facts query (`-- profile FILE`): where to look next.
+fn profile(path: &Path) {
+    let cfg = baton::config::Config::embedded().unwrap();
+    let bytes = std::fs::read(path).unwrap();
+    let raw = polars::prelude::ParquetReader::new(std::io::Cursor::new(&bytes))
+        .finish()
+        .unwrap();
+    let ing = baton::ingest::normalise(raw, &Default::default(), None).unwrap();
+    let rules = baton::metrics::HandoffRules::from_config(&cfg);
+    let f = baton::metrics::facts::build(ing.events.lazy(), &rules).unwrap();
+    let (_, prof) = f.conversations.profile().unwrap();
+    let prof = prof
+        .lazy()
+        .with_column((col("end") - col("start")).alias("us"))
+        .sort(
+            ["us"],
+            SortMultipleOptions::default().with_order_descending(true),
+        )
+        .limit(25)
+        .collect()
+        .unwrap();
+    let nodes = prof.column("node").unwrap().str().unwrap().clone();
+    let us = prof
+        .column("us")
+        .unwrap()
+        .cast(&polars::prelude::DataType::Int64)
+        .unwrap();
+    for (n, t) in nodes.iter().zip(us.i64().unwrap().iter()) {
+        println!(
+            "{:8.3} s  {}",
+            t.unwrap_or(0) as f64 / 1e6,
+            n.unwrap_or("?").chars().take(150).collect::<String>()
+        );
+    }
 }
 
 fn main() {
@@ -92,6 +136,7 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("gen") => return generate(args[1].parse().unwrap(), Path::new(&args[2])),
         Some("measure") => return measure(Path::new(&args[1])),
+        Some("profile") => return profile(Path::new(&args[1])),
         _ => {}
     }
     let sizes: Vec<u64> = if args.is_empty() {

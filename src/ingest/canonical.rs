@@ -303,13 +303,21 @@ pub fn normalise(
             .strip_chars(lit(NULL))
             .pipe_empty_to_null()
     };
-    // Enumerations are compared in lower case; names keep their case.
+    // Enumerations are compared in lower case; names keep their case. Columns that are clean
+    // already (every column of our own Parquet, most exports) are left as they are.
     const ENUMS: [&str; 4] = ["event", "owner_kind", "author", "actor"];
-    let mut exprs: Vec<Expr> = TEXT
+    let clean: Vec<bool> = TEXT
         .iter()
-        .filter(|c| !ENUMS.contains(c))
-        .map(|c| text(c).alias(*c))
-        .collect();
+        .map(|c| Ok(is_clean_text(raw.column(c)?, ENUMS.contains(c))))
+        .collect::<PolarsResult<_>>()?;
+    let mut exprs: Vec<Expr> = Vec::new();
+    for (c, clean) in TEXT.iter().zip(&clean) {
+        exprs.push(match (*clean, ENUMS.contains(c)) {
+            (true, _) => col(*c),
+            (false, false) => text(c).alias(*c),
+            (false, true) => text(c).str().to_lowercase().alias(*c),
+        });
+    }
     // The original values stay in `sentiment_raw` and `at` for the quarantine; only text
     // sentiment goes through a string parse (a numeric column is cast as it is).
     let sentiment_is_text = raw.column("sentiment")?.dtype() == &DataType::String;
@@ -323,56 +331,73 @@ pub fn normalise(
     } else {
         col("sentiment").cast(DataType::Float64).alias("sentiment")
     });
-    for c in ENUMS {
-        exprs.push(text(c).str().to_lowercase().alias(c));
-    }
     let lf = raw.lazy().with_columns(exprs);
 
+    // A few equality tests: cheaper than hashing every value for `is_in`.
     let one_of = |c: &str, allowed: &[&str]| {
-        col(c).is_not_null().and(
-            col(c)
-                .is_in(lit(Series::new("".into(), allowed)).implode(false), false)
-                .not(),
-        )
+        let known = allowed
+            .iter()
+            .fold(lit(false), |acc, v| acc.or(col(c).eq(lit(*v))));
+        col(c).is_not_null().and(known.not())
     };
-    let problem = when(col("conversation_id").is_null())
-        .then(lit("missing conversation_id"))
-        .when(col("at_us").is_null())
-        .then(lit("unparsable timestamp"))
-        .when(col("event").is_null())
-        .then(lit("missing event"))
-        .when(one_of(
-            "event",
-            &["created", "assigned", "message", "resolved", "reopened"],
-        ))
-        .then(lit("unknown event"))
-        .when(one_of("owner_kind", &["human", "ai"]))
-        .then(lit("unknown owner_kind"))
-        .when(one_of("author", &["customer", "agent", "ai"]))
-        .then(lit("unknown author"))
-        .when(one_of("actor", &["human", "automation", "ai"]))
-        .then(lit("unknown actor"))
-        .when(
+    let checks = [
+        (col("conversation_id").is_null(), "missing conversation_id"),
+        (col("at_us").is_null(), "unparsable timestamp"),
+        (col("event").is_null(), "missing event"),
+        (
+            one_of(
+                "event",
+                &["created", "assigned", "message", "resolved", "reopened"],
+            ),
+            "unknown event",
+        ),
+        (one_of("owner_kind", &["human", "ai"]), "unknown owner_kind"),
+        (
+            one_of("author", &["customer", "agent", "ai"]),
+            "unknown author",
+        ),
+        (
+            one_of("actor", &["human", "automation", "ai"]),
+            "unknown actor",
+        ),
+        (
             col("sentiment_raw").is_not_null().and(
                 col("sentiment")
                     .is_null()
                     .or(col("sentiment").abs().gt(lit(1.0))),
             ),
-        )
-        .then(lit("sentiment not a number in [-1, 1]"))
-        .otherwise(lit(NULL).cast(DataType::String))
+            "sentiment not a number in [-1, 1]",
+        ),
+    ];
+    // The first problem that applies names the row. Only the (usually few) bad rows get the
+    // text: a chain of string choices over millions of rows costs seconds.
+    let malformed = checks
+        .iter()
+        .fold(lit(false), |acc, (c, _)| acc.or(c.clone()))
+        .alias("malformed");
+    let problem = checks
+        .iter()
+        .rev()
+        .fold(lit(NULL).cast(DataType::String), |acc, (c, text)| {
+            when(c.clone()).then(lit(*text)).otherwise(acc)
+        })
         .alias("problem");
-    let checked = lf.with_column(problem).collect()?;
+    let checked = lf.with_column(malformed).collect()?;
+    let n_bad = checked.column("malformed")?.bool()?.sum().unwrap_or(0) as usize;
 
-    let events = checked
-        .clone()
-        .lazy()
-        .filter(col("problem").is_null())
-        .select(event_columns())
-        .collect()?;
+    let events = if n_bad == 0 {
+        checked.clone().lazy().select(event_columns()).collect()?
+    } else {
+        checked
+            .clone()
+            .lazy()
+            .filter(col("malformed").not())
+            .select(event_columns())
+            .collect()?
+    };
     // Exports are usually in order already (our own Parquet always is): sorting millions of
     // string keys costs seconds, checking costs one pass.
-    let events = if is_sorted(&events)? {
+    let mut events = if is_sorted(&events)? {
         events
     } else {
         events.sort(
@@ -380,10 +405,13 @@ pub fn normalise(
             SortMultipleOptions::default().with_maintain_order(true),
         )?
     };
+    // One chunk per column (a Parquet file arrives in row groups): later stages would otherwise
+    // concatenate the chunks again in every expression that needs them contiguous.
+    events.rechunk_mut_par();
     let bad = checked
         .lazy()
-        .filter(col("problem").is_not_null())
-        .with_columns([col("sentiment_raw").alias("sentiment")])
+        .filter(col("malformed"))
+        .with_columns([problem, col("sentiment_raw").alias("sentiment")])
         .select(
             quarantine_columns()
                 .into_iter()
@@ -415,6 +443,34 @@ pub fn normalise(
             rows: bad,
             counts: map,
         },
+    })
+}
+
+/// Whether a column is text that needs no cleaning: no empty value, no surrounding white space
+/// and, for `lower`, no upper case. A scan reads each value once; rewriting them all allocates
+/// every string again, seconds at millions of rows.
+fn is_clean_text(c: &Column, lower: bool) -> bool {
+    let Ok(ca) = c.str() else {
+        return false; // numbers or other types: cast to text
+    };
+    ca.downcast_iter().all(|arr| {
+        arr.iter().flatten().all(|v| {
+            let b = v.as_bytes();
+            match (b.first(), b.last()) {
+                (Some(f), Some(l)) => {
+                    !f.is_ascii_whitespace()
+                        && !l.is_ascii_whitespace()
+                        && (v.is_ascii() || v.trim() == v)
+                        && !(lower
+                            && if v.is_ascii() {
+                                b.iter().any(u8::is_ascii_uppercase)
+                            } else {
+                                v.chars().any(char::is_uppercase)
+                            })
+                }
+                _ => false,
+            }
+        })
     })
 }
 
@@ -557,5 +613,59 @@ impl EmptyToNull for Expr {
         when(self.clone().eq(lit("")))
             .then(lit(NULL).cast(DataType::String))
             .otherwise(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_column(ca: &Column) -> Vec<Option<String>> {
+        ca.str()
+            .unwrap()
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect()
+    }
+
+    #[test]
+    fn cleans_only_what_needs_it() {
+        // `team` and `event` need cleaning (spaces, upper case, an empty value); `agent` does not
+        // and must come through unchanged; `topic` is numeric and becomes text.
+        let csv = "conversation_id,at,event,agent,team,topic\n\
+                   c1,2026-11-16T09:00:00Z,Created,ann, Billing ,7\n\
+                   c1,2026-11-16T09:01:00Z,ASSIGNED,ann,,7\n\
+                   c1,2026-11-16T09:02:00Z, message ,ann,Billing\u{a0},8\n";
+        let ing = read_canonical(csv.as_bytes(), SourceFormat::Csv, &BTreeMap::new(), None)
+            .expect("reads");
+        assert!(ing.quarantine.is_empty(), "{:?}", ing.quarantine.counts);
+        let e = &ing.events;
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(
+            text_column(e.column("event").unwrap()),
+            vec![s("created"), s("assigned"), s("message")]
+        );
+        assert_eq!(
+            text_column(e.column("team").unwrap()),
+            vec![s("Billing"), None, s("Billing")]
+        );
+        assert_eq!(text_column(e.column("agent").unwrap()), vec![s("ann"); 3]);
+        assert_eq!(
+            text_column(e.column("topic").unwrap()),
+            vec![s("7"), s("7"), s("8")]
+        );
+    }
+
+    #[test]
+    fn clean_text_check() {
+        let col = |v: &[Option<&str>]| Column::new("x".into(), v);
+        assert!(is_clean_text(&col(&[Some("a b"), None]), false));
+        assert!(!is_clean_text(&col(&[Some("a "), None]), false));
+        assert!(!is_clean_text(&col(&[Some("")]), false));
+        assert!(!is_clean_text(&col(&[Some("\u{2003}x")]), false));
+        assert!(is_clean_text(&col(&[Some("Ab")]), false));
+        assert!(!is_clean_text(&col(&[Some("Ab")]), true));
+        assert!(!is_clean_text(&col(&[Some("é"), Some("É")]), true));
+        assert!(!is_clean_text(&Column::new("x".into(), &[1i64]), false));
     }
 }
