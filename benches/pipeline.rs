@@ -100,6 +100,19 @@ fn profile(path: &Path) {
         .finish()
         .unwrap();
     let ing = baton::ingest::normalise(raw, &Default::default(), None).unwrap();
+    let kinds = ing
+        .events
+        .clone()
+        .lazy()
+        .group_by([col("event"), col("author"), col("actor")])
+        .agg([polars::prelude::len()])
+        .sort(
+            ["len"],
+            SortMultipleOptions::default().with_order_descending(true),
+        )
+        .collect()
+        .unwrap();
+    println!("{kinds}");
     let rules = baton::metrics::HandoffRules::from_config(&cfg);
     let f = baton::metrics::facts::build(ing.events.lazy(), &rules).unwrap();
     let (_, prof) = f.conversations.profile().unwrap();
