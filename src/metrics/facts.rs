@@ -264,6 +264,17 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
             .alias("active"),
     );
 
+    // Tier of a team (1 when not configured).
+    let tier = |team: Expr| {
+        let mut e = lit(1i64);
+        for (t, teams) in rules.tiers() {
+            e = when(str_in(team.clone(), &teams))
+                .then(lit(t as i64))
+                .otherwise(e);
+        }
+        e
+    };
+
     // C. Real owner assignments: not an un-assignment, not an intake queue.
     let lf = lf.with_column(
         col("is_assign")
@@ -287,6 +298,7 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
         ])
         .with_columns([
             g_shift(col("team_state"), KEY).alias("prev_team"),
+            tier(col("team_state")).alias("tier_state"),
             g_shift(col("kind_state"), KEY).alias("prev_kind"),
             g_shift(col("ch_state"), KEY).alias("prev_ch"),
             (col("real_idx") - col("is_real").cast(DataType::Int64))
@@ -366,20 +378,11 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
         ]);
 
     // D. Cause of each handoff, first rule that applies (METRICS.md section 4).
-    let tier = |team: Expr| {
-        let mut e = lit(1i64);
-        for (t, teams) in rules.tiers() {
-            e = when(str_in(team.clone(), &teams))
-                .then(lit(t as i64))
-                .otherwise(e);
-        }
-        e
-    };
-    let mut reason_cause = null_str();
+    let mut reason_cause = lit(NULL).cast(DataType::Int32);
     for cause in Cause::ALL.iter().rev() {
         let keys = rules.reasons_for(*cause);
         reason_cause = when(str_in(col("reason"), &keys))
-            .then(lit(cause.as_str()))
+            .then(lit(cause_code(*cause)))
             .otherwise(reason_cause);
     }
     let lf = lf
@@ -409,25 +412,29 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
                 .gt(lit(0))
                 .fill_null(lit(false))
                 .alias("worked"),
+            // On an owner row the team state is the new owner's team.
             col("is_real")
                 .and(col("had_owner"))
-                .and(tier(col("team_eff")).gt(tier(col("prev_team"))))
+                .and(col("tier_state").gt(g_shift(col("tier_state"), KEY)))
+                .fill_null(lit(false))
                 .alias("tier_up"),
             reason_cause.alias("reason_cause"),
         ])
+        // Causes are small integer codes until the rows are few: text choices over every event
+        // cost a string copy each.
         .with_column(
             when(col("is_handoff").not())
-                .then(null_str())
+                .then(lit(NULL).cast(DataType::Int32))
                 .when(col("reason_cause").is_not_null())
                 .then(col("reason_cause"))
                 .when(col("ch_changed"))
-                .then(lit("channel"))
+                .then(lit(cause_code(Cause::Channel)))
                 .when(col("tier_up").or(col("ai_handover")))
-                .then(lit("escalation"))
+                .then(lit(cause_code(Cause::Escalation)))
                 .when(col("worked").not())
-                .then(lit("routing"))
-                .otherwise(lit("skill"))
-                .alias("cause"),
+                .then(lit(cause_code(Cause::Routing)))
+                .otherwise(lit(cause_code(Cause::Skill)))
+                .alias("cause_code"),
         );
 
     // E. Wait after each handoff: until the next agent/AI message, handoff or resolution.
@@ -464,7 +471,7 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
     let rows = annotate(events, rules)?.cache();
     let handoffs = rows.clone().filter(col("is_handoff")).select([
         col(CONV),
-        col("cause"),
+        cause_name(col("cause_code")).alias("cause"),
         col("wait_us"),
         col("ai_handover"),
         col("t"),
@@ -494,8 +501,8 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
         ),
         (flag(col("is_handoff")), fact::HANDOFFS, Agg::Sum),
         (
-            at_pos("first_handoff_pos", "cause"),
-            fact::FIRST_CAUSE,
+            at_pos("first_handoff_pos", "cause_code"),
+            "first_cause_code",
             Agg::Max,
         ),
         (col("reopened"), fact::REOPENED, Agg::First),
@@ -556,21 +563,15 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
     let cause_names: Vec<String> = Cause::ALL.iter().map(|c| fact::handoffs_of(*c)).collect();
     for (c, name) in Cause::ALL.iter().zip(&cause_names) {
         per_row.push((
-            flag(col("is_handoff").and(col("cause").eq(lit(c.as_str())))),
+            flag(col("cause_code").eq(lit(cause_code(*c)))),
             name.as_str(),
             Agg::Sum,
         ));
     }
-    let avoidable: Vec<String> = rules
-        .avoidable
-        .iter()
-        .map(|c| c.as_str().to_string())
-        .collect();
-    per_row.push((
-        flag(col("is_handoff").and(str_in(col("cause"), &avoidable))),
-        fact::AVOIDABLE,
-        Agg::Sum,
-    ));
+    let avoidable = rules.avoidable.iter().fold(lit(false), |acc, c| {
+        acc.or(col("cause_code").eq(lit(cause_code(*c))))
+    });
+    per_row.push((flag(avoidable), fact::AVOIDABLE, Agg::Sum));
 
     // Positions that pick one row per conversation, and the first AI handover.
     let per_conv = with_positions(
@@ -625,6 +626,7 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
         col("ai_handovers").gt(lit(0)).alias(fact::AI_HANDED_OVER),
         col("human_owners").gt(lit(0)).alias("had_human"),
         (col("first_handover_t") - col("first_ai_t")).alias(fact::AI_TO_HANDOVER_US),
+        cause_name(col("first_cause_code")).alias(fact::FIRST_CAUSE),
     ])
     .with_columns(
         [
@@ -651,6 +653,7 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
             "human_owners",
             "first_handover_t",
             "first_ai_t",
+            "first_cause_code",
         ],
         true,
         false,
@@ -691,6 +694,25 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
         conversations,
         handoffs,
     })
+}
+
+/// A cause as a small integer: its place in [`Cause::ALL`].
+fn cause_code(c: Cause) -> i32 {
+    Cause::ALL
+        .iter()
+        .position(|x| *x == c)
+        .expect("every cause is in ALL") as i32
+}
+
+/// The cause's name for its code (null for null).
+fn cause_name(code: Expr) -> Expr {
+    Cause::ALL
+        .iter()
+        .fold(lit(NULL).cast(DataType::String), |acc, c| {
+            when(code.clone().eq(lit(cause_code(*c))))
+                .then(lit(c.as_str()))
+                .otherwise(acc)
+        })
 }
 
 /// How a per-row column is reduced to one value per conversation.
