@@ -105,25 +105,97 @@ pub struct FactTables {
     pub handoffs: DataFrame,
 }
 
+/// Events per batch of the facts query. Conversations are independent of each other, so the
+/// facts are built a batch of whole conversations at a time: a batch's dozens of intermediate
+/// columns stay small enough for the CPU caches and are freed before the next batch. At a
+/// million conversations (8 million events) in one piece the same query ran 40 % slower per
+/// event and needed 3.5 GiB.
+pub const FACTS_BATCH_EVENTS: usize = 1 << 20;
+
 impl FactTables {
-    /// Builds both tables from canonical events in one polars query, so the event annotation
-    /// runs once.
+    /// Builds both tables from canonical events (sorted by conversation, as `ingest` gives
+    /// them), batch by batch; within a batch one polars query, so the event annotation runs
+    /// once for both tables.
     pub fn build(events: &DataFrame, cfg: &Config) -> Result<FactTables, MetricsError> {
+        Self::build_in_batches(events, cfg, FACTS_BATCH_EVENTS)
+    }
+
+    /// [`FactTables::build`] with a chosen batch size (in events; a batch is extended to the
+    /// end of its last conversation).
+    pub fn build_in_batches(
+        events: &DataFrame,
+        cfg: &Config,
+        batch_events: usize,
+    ) -> Result<FactTables, MetricsError> {
         let rules = HandoffRules::from_config(cfg);
-        let f = facts::build(events.clone().lazy(), &rules)?;
-        let opt = f.conversations.get_current_optimizations();
-        let mut out = LazyFrame::collect_all_with_engine(
-            vec![f.conversations.logical_plan, f.handoffs.logical_plan],
-            Engine::Auto,
-            opt,
-        )?;
-        let handoffs = out.pop().expect("two results");
-        let conversations = out.pop().expect("two results");
+        let mut conversations: Option<DataFrame> = None;
+        let mut handoffs: Option<DataFrame> = None;
+        for (offset, len) in conversation_batches(events, batch_events)? {
+            let batch = events.slice(offset as i64, len);
+            let f = facts::build(batch.lazy(), &rules)?;
+            let opt = f.conversations.get_current_optimizations();
+            let mut out = LazyFrame::collect_all_with_engine(
+                vec![f.conversations.logical_plan, f.handoffs.logical_plan],
+                Engine::Auto,
+                opt,
+            )?;
+            let h = out.pop().expect("two results");
+            let c = out.pop().expect("two results");
+            match (&mut conversations, &mut handoffs) {
+                (Some(conv), Some(hand)) => {
+                    conv.vstack_mut(&c)?;
+                    hand.vstack_mut(&h)?;
+                }
+                _ => {
+                    conversations = Some(c);
+                    handoffs = Some(h);
+                }
+            }
+        }
+        let (Some(mut conversations), Some(mut handoffs)) = (conversations, handoffs) else {
+            // No events: the query on the empty frame gives the empty tables with their columns.
+            let f = facts::build(events.clone().lazy(), &rules)?;
+            return Ok(FactTables {
+                conversations: f.conversations.collect()?,
+                handoffs: f.handoffs.collect()?,
+            });
+        };
+        conversations.rechunk_mut_par();
+        handoffs.rechunk_mut_par();
         Ok(FactTables {
             conversations,
             handoffs,
         })
     }
+}
+
+/// `(offset, length)` of consecutive slices of about `batch_events` rows that never split a
+/// conversation (the events are sorted by conversation).
+fn conversation_batches(
+    events: &DataFrame,
+    batch_events: usize,
+) -> PolarsResult<Vec<(usize, usize)>> {
+    let n = events.height();
+    let ids = events.column(fact::CONVERSATION)?.str()?;
+    let mut cuts = vec![0usize];
+    let mut next = batch_events.max(1);
+    while next < n {
+        // Move the cut forward to the first row of the next conversation: a few rows at most.
+        let mut cut = next;
+        while cut < n && ids.get(cut) == ids.get(cut - 1) {
+            cut += 1;
+        }
+        if cut < n {
+            cuts.push(cut);
+        }
+        next = cut + batch_events.max(1);
+    }
+    cuts.push(n);
+    Ok(cuts
+        .windows(2)
+        .filter(|w| w[1] > w[0])
+        .map(|w| (w[0], w[1] - w[0]))
+        .collect())
 }
 
 /// Computes the report for `req.period` from canonical events.
