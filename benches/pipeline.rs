@@ -67,9 +67,11 @@ fn measure(path: &Path) {
         .unwrap();
     drop(bytes);
     let t_read = t0.elapsed().as_secs_f64();
+    let peak_read = peak_rss_mib();
     let t = Instant::now();
     let ing = baton::ingest::normalise(raw, &Default::default(), None).unwrap();
     let t_ingest = t.elapsed().as_secs_f64();
+    let peak_ingest = peak_rss_mib();
     let events = ing.events.height();
     let req = baton::metrics::MetricsRequest {
         period: &period,
@@ -79,13 +81,14 @@ fn measure(path: &Path) {
     let t = Instant::now();
     let facts = baton::metrics::FactTables::build(&ing.events, &cfg).unwrap();
     let t_facts = t.elapsed().as_secs_f64();
+    let peak_facts = peak_rss_mib();
     let t = Instant::now();
     let report = baton::metrics::report(&facts, &cfg, &req, &ing.quarantine.counts).unwrap();
     let json = serde_json::to_string(&report).unwrap();
     let t_report = t.elapsed().as_secs_f64();
     let total = t0.elapsed().as_secs_f64();
     println!(
-        "events {events:>10}  read {t_read:5.2} s  ingest {t_ingest:5.2} s  facts {t_facts:5.2} s  measures+json {t_report:5.2} s  total {total:6.2} s  ({:.2} M events/s)  peak {:7.0} MiB  json {} KB",
+        "events {events:>10}  read {t_read:5.2} s  ingest {t_ingest:5.2} s  facts {t_facts:5.2} s  measures+json {t_report:5.2} s  total {total:6.2} s  ({:.2} M events/s)  peak {:5.0} MiB (after read {peak_read:.0}, ingest {peak_ingest:.0}, facts {peak_facts:.0})  json {} KB",
         events as f64 / total / 1e6,
         peak_rss_mib(),
         json.len() / 1024

@@ -282,6 +282,14 @@ pub fn normalise(
             });
         }
     }
+    // One chunk per column (a Parquet file arrives in row groups). Done here, column by column,
+    // so only one column exists twice at a time: the queries below would otherwise align the
+    // chunks of every column at once (1.3 GiB more at 8 million events), and later stages
+    // concatenate chunks again in every expression that needs them contiguous.
+    for name in raw.get_column_names_owned() {
+        let merged = raw.column(&name)?.rechunk();
+        raw.with_column(merged)?;
+    }
     let n = raw.height();
     if raw.get_column_index("row").is_none() {
         raw.with_column(
@@ -397,7 +405,7 @@ pub fn normalise(
     };
     // Exports are usually in order already (our own Parquet always is): sorting millions of
     // string keys costs seconds, checking costs one pass.
-    let mut events = if is_sorted(&events)? {
+    let events = if is_sorted(&events)? {
         events
     } else {
         events.sort(
@@ -405,9 +413,6 @@ pub fn normalise(
             SortMultipleOptions::default().with_maintain_order(true),
         )?
     };
-    // One chunk per column (a Parquet file arrives in row groups): later stages would otherwise
-    // concatenate the chunks again in every expression that needs them contiguous.
-    events.rechunk_mut_par();
     let bad = checked
         .lazy()
         .filter(col("malformed"))
