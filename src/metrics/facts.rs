@@ -2,8 +2,10 @@
 //!
 //! Everything is a polars lazy expression over the event table sorted by
 //! (`conversation_id`, `at`, source order); per-conversation state (the current owner, the
-//! messages since the owner took over) is carried with window functions (`over`), forward fills
-//! and shifts, never with a row loop.
+//! messages since the owner took over) is carried with forward fills, shifts and running sums
+//! masked at conversation boundaries, and per-conversation positions are read at each
+//! conversation's first or last row: never a row loop, and no window (`over`), which hashes the
+//! key and scatters results back at several times the cost.
 
 use super::rules::HandoffRules;
 use crate::domain::Cause;
@@ -46,8 +48,8 @@ const CONV: &str = "conversation_id";
 /// Segment value used where the export gives none.
 pub const NONE_VALUE: &str = "(none)";
 
-/// Dense integer key of a conversation: windows partition on it rather than on the id string,
-/// which is several times cheaper to hash.
+/// Dense integer key of a conversation (the group-by key and the boundary marker): cheaper to
+/// hash and compare than the id string.
 const KEY: &str = "conv_key";
 
 /// Which row of a conversation a position picks.
