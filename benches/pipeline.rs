@@ -2,8 +2,9 @@
 //!
 //! `cargo bench --bench pipeline` (sizes in conversations: `-- 100000 1000000`, default
 //! 100k and 1M; 3000000 needs about 7 GiB, 10000000 more than this 24 GiB machine has). Each
-//! size is generated once into `$TMPDIR/baton-bench-<n>.parquet`, then measured in a fresh process so the reported peak memory
-//! (VmHWM) belongs to that stage alone: Parquet -> canonical events -> every measure -> JSON.
+//! size is generated once into `$TMPDIR/baton-bench-<n>.parquet`, then measured in a fresh
+//! process so the reported peak memory (VmHWM) belongs to that run alone: Parquet -> canonical
+//! events -> every measure -> JSON.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
