@@ -27,6 +27,19 @@ fn peak_rss_mib() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
+/// CPU seconds (user + system) this process has used: with wall time, how busy both cores were.
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime and stime are the 12th and
+    // 13th, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
+}
+
 fn file_for(n: u64) -> PathBuf {
     std::env::temp_dir().join(format!("baton-bench-{n}.parquet"))
 }
@@ -80,8 +93,10 @@ fn measure(path: &Path) {
         trend_weeks: cfg.report.trend_weeks,
     };
     let t = Instant::now();
+    let cpu = cpu_s();
     let facts = baton::metrics::FactTables::build(&ing.events, &cfg).unwrap();
     let t_facts = t.elapsed().as_secs_f64();
+    let cpu_facts = cpu_s() - cpu;
     let peak_facts = peak_rss_mib();
     let t = Instant::now();
     let report = baton::metrics::report(&facts, &cfg, &req, &ing.quarantine.counts).unwrap();
@@ -89,7 +104,8 @@ fn measure(path: &Path) {
     let t_report = t.elapsed().as_secs_f64();
     let total = t0.elapsed().as_secs_f64();
     println!(
-        "events {events:>10}  read {t_read:5.2} s  ingest {t_ingest:5.2} s  facts {t_facts:5.2} s  measures+json {t_report:5.2} s  total {total:6.2} s  ({:.2} M events/s)  peak {:5.0} MiB (after read {peak_read:.0}, ingest {peak_ingest:.0}, facts {peak_facts:.0})  json {} KB",
+        "events {events:>10}  read {t_read:5.2} s  ingest {t_ingest:5.2} s  facts {t_facts:5.2} s (cpu {cpu_facts:.2} s)  measures+json {t_report:5.2} s  total {total:6.2} s (cpu {:.2} s)  ({:.2} M events/s)  peak {:5.0} MiB (after read {peak_read:.0}, ingest {peak_ingest:.0}, facts {peak_facts:.0})  json {} KB",
+        cpu_s(),
         events as f64 / total / 1e6,
         peak_rss_mib(),
         json.len() / 1024
@@ -154,6 +170,17 @@ fn main() {
         Some("gen") => return generate(args[1].parse().unwrap(), Path::new(&args[2])),
         Some("measure") => return measure(Path::new(&args[1])),
         Some("profile") => return profile(Path::new(&args[1])),
+        Some("read") => {
+            for _ in 0..3 {
+                let t = Instant::now();
+                let bytes = std::fs::read(&args[1]).unwrap();
+                let raw = polars::prelude::ParquetReader::new(std::io::Cursor::new(&bytes))
+                    .finish()
+                    .unwrap();
+                println!("read {:.2} s {:?}", t.elapsed().as_secs_f64(), raw.dtypes());
+            }
+            return;
+        }
         _ => {}
     }
     let sizes: Vec<u64> = if args.is_empty() {

@@ -3,6 +3,7 @@
 
 use baton::config::SourceFormat;
 use baton::ingest::{read_canonical, IngestError};
+use polars::prelude::DataType;
 use std::collections::BTreeMap;
 
 const CSV: &str = "\
@@ -64,6 +65,8 @@ fn each_bad_row_is_set_aside_with_its_reason() {
         .events
         .column("event")
         .unwrap()
+        .cast(&DataType::String)
+        .unwrap()
         .str()
         .unwrap()
         .iter()
@@ -75,6 +78,8 @@ fn each_bad_row_is_set_aside_with_its_reason() {
     assert!(ing
         .events
         .column("owner_kind")
+        .unwrap()
+        .cast(&DataType::String)
         .unwrap()
         .str()
         .unwrap()

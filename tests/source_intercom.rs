@@ -221,14 +221,13 @@ fn check(ing: &baton::ingest::Ingested) {
     let (convs, handoffs, by) = handoff_summary(&ing.events);
     assert_eq!((convs, handoffs), (3, 2));
     assert_eq!(by, vec![("escalation".to_string(), 2)]);
-    let topic: Vec<Option<&str>> = ing
+    let topic = ing
         .events
         .column("topic")
         .unwrap()
-        .str()
-        .unwrap()
-        .iter()
-        .collect();
+        .cast(&polars::prelude::DataType::String)
+        .unwrap();
+    let topic: Vec<Option<&str>> = topic.str().unwrap().iter().collect();
     assert_eq!(topic[0], Some("password_reset"));
     assert_eq!(topic[6], Some("billing"));
     assert_eq!(topic[14], None);

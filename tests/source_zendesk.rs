@@ -399,7 +399,15 @@ fn with_token(api: &FakeApi, env: &str, token: &str) {
 fn check(ing: &baton::ingest::Ingested) {
     assert_eq!(lines(&ing.events), expected());
     // Topic from the ticket's tags, on every row of ticket 101 only.
-    let topics = ing.events.column("topic").unwrap().str().unwrap().clone();
+    let topics = ing
+        .events
+        .column("topic")
+        .unwrap()
+        .cast(&polars::prelude::DataType::String)
+        .unwrap()
+        .str()
+        .unwrap()
+        .clone();
     let ids = ing
         .events
         .column("conversation_id")

@@ -9,8 +9,8 @@ mod canonical;
 mod rows;
 
 pub use canonical::{
-    normalise, read_canonical, write_canonical, IngestError, Ingested, Quarantine,
-    CANONICAL_COLUMNS,
+    label_dtype, normalise, read_canonical, write_canonical, IngestError, Ingested, Quarantine,
+    CANONICAL_COLUMNS, LABEL_COLUMNS,
 };
 pub use rows::{rows_to_frame, Actor, Author, EventKind, EventRow, OwnerKind};
 

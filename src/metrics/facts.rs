@@ -9,6 +9,7 @@
 
 use super::rules::HandoffRules;
 use crate::domain::Cause;
+use crate::ingest::label_dtype;
 use polars::prelude::*;
 
 /// Column names of the facts frame, one row per conversation.
@@ -169,23 +170,21 @@ fn count_of(b: Expr) -> Expr {
     b.cast(DataType::Int64).fill_null(lit(0i64))
 }
 
+/// Whether `e` (text or a label) is one of `values`. A chain of equality tests: on a label
+/// each compares 4-byte codes, and the lists (intake teams, reasons of a cause, topics) are short,
+/// where `is_in` would hash every value.
 fn str_in(e: Expr, values: &[String]) -> Expr {
-    // A few equality tests compare the short inline prefix of each value; `is_in` hashes every
-    // string (about 8 % of the facts time at a million conversations).
-    if values.len() <= 16 {
-        return values
-            .iter()
-            .fold(lit(false), |acc, v| acc.or(e.clone().eq(lit(v.as_str()))))
-            .fill_null(lit(false));
-    }
-    e.is_in(lit(Series::new("".into(), values)).implode(false), false)
+    values
+        .iter()
+        .fold(lit(false), |acc, v| acc.or(e.clone().eq(lit(v.as_str()))))
         .fill_null(lit(false))
 }
 
 /// Row-level frame: the events with owner state, handoff flags, causes and waits.
 fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> {
     let is = |c: &str, v: &str| col(c).eq(lit(v)).fill_null(lit(false));
-    let null_str = || lit(NULL).cast(DataType::String);
+    // Owner state is carried on the label columns themselves: fills and shifts move codes.
+    let null_str = || lit(NULL).cast(label_dtype());
 
     // A. Row basics. The events arrive sorted by conversation (ingest sorts them), so a
     // conversation's key is the running count of id changes.
@@ -489,6 +488,13 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
             .then(col(value))
             .otherwise(lit(NULL))
     };
+    // A label is aggregated by its code (polars compares labels by their text) and named again
+    // once per conversation.
+    let label_at_pos = |pos: &str, value: &str| {
+        when(col("pos").eq(col(pos)))
+            .then(col(value).to_physical())
+            .otherwise(lit(NULL))
+    };
     let flag = |cond: Expr| cond.fill_null(lit(false)).cast(DataType::Int32);
     let before_handover = col("is_cust_msg")
         .and(col("pos").lt(col("ho_pos")))
@@ -517,10 +523,10 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
         (t_if(col("is_work_msg")), fact::FIRST_RESPONSE_AT, Agg::Min),
         // Segments: first owner's team and agent (pickups in the first stint included),
         // channel at creation, the final topic.
-        (at_pos("first_owner_pos", "team_eff"), "team", Agg::Max),
-        (at_pos("agent_pos", "agent"), "agent", Agg::Max),
-        (at_pos("channel_pos", "channel"), "channel", Agg::Max),
-        (at_pos("topic_pos", "topic"), "topic", Agg::Max),
+        (label_at_pos("first_owner_pos", "team_eff"), "team", Agg::Max),
+        (label_at_pos("agent_pos", "agent"), "agent", Agg::Max),
+        (label_at_pos("channel_pos", "channel"), "channel", Agg::Max),
+        (label_at_pos("topic_pos", "topic"), "topic", Agg::Max),
         // AI agent (section 6).
         (
             flag(col("is_real").and(is_str("owner_kind", "ai"))),
@@ -661,7 +667,13 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
         false,
     ));
 
-    let none = |c: &str| col(c).fill_null(lit(NONE_VALUE)).alias(c);
+    let none = |c: &str| {
+        col(c)
+            .cast(label_dtype())
+            .cast(DataType::String)
+            .fill_null(lit(NONE_VALUE))
+            .alias(c)
+    };
     let conversations = per_conv
         .with_columns([
             none("team"),

@@ -128,43 +128,75 @@ impl FactTables {
         batch_events: usize,
     ) -> Result<FactTables, MetricsError> {
         let rules = HandoffRules::from_config(cfg);
-        let mut conversations: Option<DataFrame> = None;
-        let mut handoffs: Option<DataFrame> = None;
-        for (offset, len) in conversation_batches(events, batch_events)? {
-            let batch = events.slice(offset as i64, len);
-            let f = facts::build(batch.lazy(), &rules)?;
-            let opt = f.conversations.get_current_optimizations();
-            let mut out = LazyFrame::collect_all_with_engine(
-                vec![f.conversations.logical_plan, f.handoffs.logical_plan],
-                Engine::Auto,
-                opt,
-            )?;
-            let h = out.pop().expect("two results");
-            let c = out.pop().expect("two results");
-            match (&mut conversations, &mut handoffs) {
-                (Some(conv), Some(hand)) => {
-                    conv.vstack_mut(&c)?;
-                    hand.vstack_mut(&h)?;
-                }
-                _ => {
-                    conversations = Some(c);
-                    handoffs = Some(h);
-                }
-            }
-        }
-        let (Some(mut conversations), Some(mut handoffs)) = (conversations, handoffs) else {
+        let batches = conversation_batches(events, batch_events)?;
+        if batches.is_empty() {
             // No events: the query on the empty frame gives the empty tables with their columns.
             let f = facts::build(events.clone().lazy(), &rules)?;
             return Ok(FactTables {
                 conversations: f.conversations.collect()?,
                 handoffs: f.handoffs.collect()?,
             });
+        }
+        let one_batch = |(offset, len): (usize, usize)| -> PolarsResult<[DataFrame; 2]> {
+            let f = facts::build(events.slice(offset as i64, len).lazy(), &rules)?;
+            let opt = f.conversations.get_current_optimizations();
+            let out = LazyFrame::collect_all_with_engine(
+                vec![f.conversations.logical_plan, f.handoffs.logical_plan],
+                Engine::Auto,
+                opt,
+            )?;
+            <[DataFrame; 2]>::try_from(out).map_err(|_| polars_err!(ComputeError: "two results"))
         };
-        conversations.rechunk_mut_par();
-        handoffs.rechunk_mut_par();
+        // Batches run side by side, one per core: most steps of the query are single column
+        // passes that polars runs on one thread, so one batch at a time leaves cores idle.
+        // Workers take the next batch in turn; results keep the batches' order.
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(batches.len());
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut results: Vec<Option<PolarsResult<[DataFrame; 2]>>> =
+            (0..batches.len()).map(|_| None).collect();
+        let done: Vec<Vec<(usize, PolarsResult<[DataFrame; 2]>)>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut mine = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(b) = batches.get(i) else { break };
+                            mine.push((i, one_batch(*b)));
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a facts worker panicked"))
+                .collect()
+        });
+        for (i, r) in done.into_iter().flatten() {
+            results[i] = Some(r);
+        }
+        let mut conversations = Vec::with_capacity(batches.len());
+        let mut handoffs = Vec::with_capacity(batches.len());
+        for r in results {
+            let [c, h] = r.expect("every batch ran")?;
+            conversations.push(c);
+            handoffs.push(h);
+        }
+        let stack = |frames: Vec<DataFrame>| -> PolarsResult<DataFrame> {
+            let mut frames = frames.into_iter();
+            let mut all = frames.next().expect("at least one batch");
+            for f in frames {
+                all.vstack_mut_owned(f)?;
+            }
+            all.rechunk_mut_par();
+            Ok(all)
+        };
         Ok(FactTables {
-            conversations,
-            handoffs,
+            conversations: stack(conversations)?,
+            handoffs: stack(handoffs)?,
         })
     }
 }

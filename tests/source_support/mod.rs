@@ -46,7 +46,11 @@ pub fn lines(events: &DataFrame) -> Vec<String> {
         .clone()
         .lazy()
         .with_column(col("at").dt().strftime("%Y-%m-%dT%H:%M:%SZ"))
-        .select(cols.iter().map(|c| col(*c)).collect::<Vec<_>>())
+        .select(
+            cols.iter()
+                .map(|c| col(*c).cast(DataType::String))
+                .collect::<Vec<_>>(),
+        )
         .collect()
         .unwrap();
     (0..df.height())
