@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use polars::prelude::{col, IntoLazy, SerReader, SortMultipleOptions};
+use polars::prelude::{col, IntoLazy, SerReader, SerWriter, SortMultipleOptions};
 
 // The allocator of the `baton` binary (see src/main.rs).
 #[global_allocator]
@@ -170,14 +170,40 @@ fn main() {
         Some("gen") => return generate(args[1].parse().unwrap(), Path::new(&args[2])),
         Some("measure") => return measure(Path::new(&args[1])),
         Some("profile") => return profile(Path::new(&args[1])),
-        Some("read") => {
-            for _ in 0..3 {
-                let t = Instant::now();
-                let bytes = std::fs::read(&args[1]).unwrap();
-                let raw = polars::prelude::ParquetReader::new(std::io::Cursor::new(&bytes))
-                    .finish()
+        Some("dump") => {
+            // Both fact tables as CSV, for comparing two builds of the engine row by row.
+            let cfg = baton::config::Config::embedded().unwrap();
+            let bytes = std::fs::read(&args[1]).unwrap();
+            let raw = polars::prelude::ParquetReader::new(std::io::Cursor::new(&bytes))
+                .finish()
+                .unwrap();
+            let ing = baton::ingest::normalise(raw, &Default::default(), None).unwrap();
+            let f = baton::metrics::FactTables::build(&ing.events, &cfg).unwrap();
+            for (mut df, name) in [(f.conversations, "conversations"), (f.handoffs, "handoffs")] {
+                let mut out = std::fs::File::create(format!("{}.{name}.csv", args[2])).unwrap();
+                polars::prelude::CsvWriter::new(&mut out)
+                    .finish(&mut df)
                     .unwrap();
-                println!("read {:.2} s {:?}", t.elapsed().as_secs_f64(), raw.dtypes());
+            }
+            return;
+        }
+        Some("facts") => {
+            // The facts stage alone, three times on one loaded export: for comparing changes.
+            let cfg = baton::config::Config::embedded().unwrap();
+            let bytes = std::fs::read(&args[1]).unwrap();
+            let raw = polars::prelude::ParquetReader::new(std::io::Cursor::new(&bytes))
+                .finish()
+                .unwrap();
+            let ing = baton::ingest::normalise(raw, &Default::default(), None).unwrap();
+            for _ in 0..3 {
+                let (t, cpu) = (Instant::now(), cpu_s());
+                let f = baton::metrics::FactTables::build(&ing.events, &cfg).unwrap();
+                println!(
+                    "facts {:.2} s (cpu {:.2} s) {} conversations",
+                    t.elapsed().as_secs_f64(),
+                    cpu_s() - cpu,
+                    f.conversations.height()
+                );
             }
             return;
         }

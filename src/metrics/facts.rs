@@ -483,22 +483,17 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
     // (a `filter` there costs minutes at a million conversations). "The value at the first row
     // where ..." is therefore the max over the one row whose position is that first one.
     let t_if = |cond: Expr| when(cond).then(col("t")).otherwise(null_i64());
+    // The value at one row, null elsewhere: picked by `FirstNonNull` (the row's value may be
+    // null itself, and then so is the result).
     let at_pos = |pos: &str, value: &str| {
         when(col("pos").eq(col(pos)))
             .then(col(value))
             .otherwise(lit(NULL))
     };
-    // A label is aggregated by its code (polars compares labels by their text) and named again
-    // once per conversation.
-    let label_at_pos = |pos: &str, value: &str| {
-        when(col("pos").eq(col(pos)))
-            .then(col(value).to_physical())
-            .otherwise(lit(NULL))
-    };
     let flag = |cond: Expr| cond.fill_null(lit(false)).cast(DataType::Int32);
-    let before_handover = col("is_cust_msg")
-        .and(col("pos").lt(col("ho_pos")))
-        .fill_null(lit(false));
+    // Customer messages before the first AI handover; kept below only for conversations that
+    // have one.
+    let before_handover = col("is_cust_msg").and(col("ho_before").eq(lit(0)));
     let mut per_row: Vec<(Expr, &str, Agg)> = vec![
         (t_if(is_event("created")), "created_event_at", Agg::Min),
         (col("t"), "first_t", Agg::Min),
@@ -508,11 +503,7 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
             Agg::Max,
         ),
         (flag(col("is_handoff")), fact::HANDOFFS, Agg::Sum),
-        (
-            at_pos("first_handoff_pos", "cause_code"),
-            "first_cause_code",
-            Agg::Max,
-        ),
+        (col("cause_code"), "first_cause_code", Agg::FirstNonNull),
         (col("reopened"), fact::REOPENED, Agg::First),
         (col("wait_us"), fact::WAIT_US, Agg::Sum),
         (
@@ -523,10 +514,20 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
         (t_if(col("is_work_msg")), fact::FIRST_RESPONSE_AT, Agg::Min),
         // Segments: first owner's team and agent (pickups in the first stint included),
         // channel at creation, the final topic.
-        (label_at_pos("first_owner_pos", "team_eff"), "team", Agg::Max),
-        (label_at_pos("agent_pos", "agent"), "agent", Agg::Max),
-        (label_at_pos("channel_pos", "channel"), "channel", Agg::Max),
-        (label_at_pos("topic_pos", "topic"), "topic", Agg::Max),
+        (
+            at_pos("first_owner_pos", "team_eff"),
+            "team",
+            Agg::FirstNonNull,
+        ),
+        (
+            when(col("is_real").and(col("stint_no").eq(lit(0))))
+                .then(col("agent"))
+                .otherwise(lit(NULL)),
+            "agent",
+            Agg::FirstNonNull,
+        ),
+        (col("channel"), "channel", Agg::FirstNonNull),
+        (col("topic"), "topic", Agg::LastNonNull),
         // AI agent (section 6).
         (
             flag(col("is_real").and(is_str("owner_kind", "ai"))),
@@ -546,9 +547,11 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
             Agg::Min,
         ),
         (
-            at_pos("sentiment_pos", "sentiment"),
+            when(col("is_cust_msg"))
+                .then(col("sentiment"))
+                .otherwise(lit(NULL)),
             fact::LAST_SENTIMENT,
-            Agg::Max,
+            Agg::LastNonNull,
         ),
         (
             when(before_handover.clone())
@@ -563,7 +566,7 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
             Agg::Sum,
         ),
         (
-            flag(col("is_handoff").and(col("pos").gt(col("ho_pos")))),
+            flag(col("is_handoff").and(col("ho_before").gt(lit(0)))),
             "after_handover",
             Agg::Sum,
         ),
@@ -581,95 +584,92 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
     });
     per_row.push((flag(avoidable), fact::AVOIDABLE, Agg::Sum));
 
-    // Positions that pick one row per conversation, and the first AI handover.
-    let per_conv = with_positions(
-        rows.clone(),
-        &[
-            ("ho_pos", col("ai_handover"), Pick::First),
-            ("first_handoff_pos", col("is_handoff"), Pick::First),
-            (
-                "agent_pos",
-                col("is_real")
-                    .and(col("stint_no").eq(lit(0)))
-                    .and(col("agent").is_not_null()),
-                Pick::First,
-            ),
-            ("channel_pos", col("channel").is_not_null(), Pick::First),
-            ("topic_pos", col("topic").is_not_null(), Pick::Last),
-            (
-                "sentiment_pos",
-                col("is_cust_msg").and(col("sentiment").is_not_null()),
-                Pick::Last,
-            ),
-        ],
-    )
-    .select(
-        [col(KEY), col(CONV)]
-            .into_iter()
+    // AI handovers before each row: the running count, less the count where the conversation
+    // starts.
+    let ho = count_of(col("ai_handover"));
+    let ho_before = ho.clone().cum_sum(false) - ho;
+    let per_conv = rows
+        .clone()
+        .with_column(
+            (ho_before.clone() - ho_before.gather(col("gs_idx"), false)).alias("ho_before"),
+        )
+        .select(
+            [col(KEY), col(CONV)]
+                .into_iter()
+                .chain(
+                    per_row
+                        .iter()
+                        .map(|(e, name, _)| e.clone().alias(format!("in_{name}"))),
+                )
+                .collect::<Vec<_>>(),
+        )
+        .group_by_stable([col(KEY)])
+        .agg(
+            std::iter::once(col(CONV).first())
+                .chain(per_row.iter().map(|(_, name, agg)| {
+                    let c = col(format!("in_{name}"));
+                    match agg {
+                        Agg::Min => c.min(),
+                        Agg::Max => c.max(),
+                        Agg::Sum => c.sum(),
+                        Agg::First => c.first(),
+                        Agg::FirstNonNull => c.first_non_null(),
+                        Agg::LastNonNull => c.last_non_null(),
+                    }
+                    .alias(*name)
+                }))
+                .collect::<Vec<_>>(),
+        )
+        .with_columns([
+            coalesce(&[col("created_event_at"), col("first_t")]).alias(fact::CREATED_AT),
+            col("ai_owners").gt(lit(0)).alias(fact::AI_INVOLVED),
+            col("ai_handovers").gt(lit(0)).alias(fact::AI_HANDED_OVER),
+            col("human_owners").gt(lit(0)).alias("had_human"),
+            (col("first_handover_t") - col("first_ai_t")).alias(fact::AI_TO_HANDOVER_US),
+            cause_name(col("first_cause_code")).alias(fact::FIRST_CAUSE),
+            // Only conversations with an AI handover have customer messages "before" it.
+            when(col("ai_handovers").gt(lit(0)))
+                .then(col(fact::SENTIMENT_BEFORE_SUM))
+                .otherwise(lit(0.0))
+                .alias(fact::SENTIMENT_BEFORE_SUM),
+            when(col("ai_handovers").gt(lit(0)))
+                .then(col(fact::SENTIMENT_BEFORE_N))
+                .otherwise(lit(0))
+                .alias(fact::SENTIMENT_BEFORE_N),
+        ])
+        .with_columns(
+            [
+                fact::HANDOFFS,
+                fact::AUTOMATION_MOVES,
+                fact::SENTIMENT_BEFORE_N,
+                fact::AVOIDABLE,
+            ]
+            .iter()
+            .map(|c| col(*c).cast(DataType::Int64))
             .chain(
-                per_row
+                cause_names
                     .iter()
-                    .map(|(e, name, _)| e.clone().alias(format!("in_{name}"))),
+                    .map(|c| col(c.as_str()).cast(DataType::Int64)),
             )
             .collect::<Vec<_>>(),
-    )
-    .group_by_stable([col(KEY)])
-    .agg(
-        std::iter::once(col(CONV).first())
-            .chain(per_row.iter().map(|(_, name, agg)| {
-                let c = col(format!("in_{name}"));
-                match agg {
-                    Agg::Min => c.min(),
-                    Agg::Max => c.max(),
-                    Agg::Sum => c.sum(),
-                    Agg::First => c.first(),
-                }
-                .alias(*name)
-            }))
-            .collect::<Vec<_>>(),
-    )
-    .with_columns([
-        coalesce(&[col("created_event_at"), col("first_t")]).alias(fact::CREATED_AT),
-        col("ai_owners").gt(lit(0)).alias(fact::AI_INVOLVED),
-        col("ai_handovers").gt(lit(0)).alias(fact::AI_HANDED_OVER),
-        col("human_owners").gt(lit(0)).alias("had_human"),
-        (col("first_handover_t") - col("first_ai_t")).alias(fact::AI_TO_HANDOVER_US),
-        cause_name(col("first_cause_code")).alias(fact::FIRST_CAUSE),
-    ])
-    .with_columns(
-        [
-            fact::HANDOFFS,
-            fact::AUTOMATION_MOVES,
-            fact::SENTIMENT_BEFORE_N,
-            fact::AVOIDABLE,
-        ]
-        .iter()
-        .map(|c| col(*c).cast(DataType::Int64))
-        .chain(
-            cause_names
-                .iter()
-                .map(|c| col(c.as_str()).cast(DataType::Int64)),
         )
-        .collect::<Vec<_>>(),
-    )
-    .drop(by_name(
-        [
-            "created_event_at",
-            "first_t",
-            "ai_owners",
-            "ai_handovers",
-            "human_owners",
-            "first_handover_t",
-            "first_ai_t",
-            "first_cause_code",
-        ],
-        true,
-        false,
-    ));
+        .drop(by_name(
+            [
+                "created_event_at",
+                "first_t",
+                "ai_owners",
+                "ai_handovers",
+                "human_owners",
+                "first_handover_t",
+                "first_ai_t",
+                "first_cause_code",
+            ],
+            true,
+            false,
+        ));
 
     let none = |c: &str| {
         col(c)
-            .cast(label_dtype())
             .cast(DataType::String)
             .fill_null(lit(NONE_VALUE))
             .alias(c)
@@ -736,6 +736,8 @@ enum Agg {
     Max,
     Sum,
     First,
+    FirstNonNull,
+    LastNonNull,
 }
 
 fn null_i64() -> Expr {

@@ -10,6 +10,14 @@ use std::collections::BTreeMap;
 const US_PER_MIN: f64 = 60e6;
 const US_PER_HOUR: f64 = 3600e6;
 
+/// `value` where `cond` holds, null elsewhere: the aggregations below skip nulls, so this is a
+/// filter, computed once over all rows (a `filter` inside an aggregation runs group by group).
+fn only(cond: Expr, value: Expr) -> Expr {
+    when(cond.fill_null(lit(false)))
+        .then(value)
+        .otherwise(lit(NULL))
+}
+
 /// Aggregations over conversations resolved in a period (the set C). The counts are kept so
 /// rates can be recomputed and explained; [`Measures::from_row`] turns them into measures.
 pub fn resolved_aggs() -> Vec<Expr> {
@@ -45,21 +53,20 @@ pub fn resolved_aggs() -> Vec<Expr> {
         n(ai()).alias("ai_involved"),
         n(ai().and(handed())).alias("ai_handed"),
         n(col(fact::AI_RESOLVED)).alias("ai_resolved"),
-        (col(fact::AI_TO_HANDOVER_US).cast(DataType::Float64) / lit(US_PER_MIN))
-            .filter(ai().and(handed()))
-            .median()
-            .alias("ai_to_handover_median"),
-        col(fact::SENTIMENT_BEFORE_SUM)
-            .filter(ai().and(handed()))
+        only(
+            ai().and(handed()),
+            col(fact::AI_TO_HANDOVER_US).cast(DataType::Float64) / lit(US_PER_MIN),
+        )
+        .median()
+        .alias("ai_to_handover_median"),
+        only(ai().and(handed()), col(fact::SENTIMENT_BEFORE_SUM))
             .sum()
             .alias("sent_before_sum"),
-        col(fact::SENTIMENT_BEFORE_N)
-            .filter(ai().and(handed()))
+        only(ai().and(handed()), col(fact::SENTIMENT_BEFORE_N))
             .sum()
             .alias("sent_before_n"),
         n(col(fact::POST_HANDOVER_CLEAN).and(ai())).alias("post_handover_clean"),
-        col(fact::LAST_SENTIMENT)
-            .filter(col(fact::AI_RESOLVED))
+        only(col(fact::AI_RESOLVED), col(fact::LAST_SENTIMENT))
             .mean()
             .alias("ai_resolved_last_sentiment"),
         n(col(fact::BREACH_RESOLVED)).alias("breach_resolved"),

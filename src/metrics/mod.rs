@@ -283,7 +283,7 @@ pub fn report(
         .collect()?;
 
     // One aggregation for every (period, segment) cell.
-    let aggregate = |by: &[&str]| -> PolarsResult<DataFrame> {
+    let aggregate = |conv: &DataFrame, handoffs: &DataFrame, by: &[&str]| {
         let resolved_by: Vec<Expr> = std::iter::once(col("pidx"))
             .chain(by.iter().map(|d| col(*d)))
             .collect();
@@ -326,8 +326,22 @@ pub fn report(
             .sort(["pidx"], Default::default())
             .collect()
     };
+    // Segments are reported for the current and previous periods only: their cells are
+    // aggregated over those two periods' rows, not the whole trend.
+    let two_periods = |df: &DataFrame| {
+        df.clone()
+            .lazy()
+            .filter(
+                col("pidx")
+                    .eq(lit(cur))
+                    .or(col("pidx").eq(lit(prev)))
+                    .or(col("cidx").eq(lit(cur)))
+                    .or(col("cidx").eq(lit(prev))),
+            )
+            .collect()
+    };
 
-    let overall_df = aggregate(&[])?;
+    let overall_df = aggregate(&conv, &handoffs, &[])?;
     let by_period: BTreeMap<i64, Measures> = (0..overall_df.height())
         .filter_map(|i| {
             let r = Row::new(&overall_df, i);
@@ -375,8 +389,14 @@ pub fn report(
         .collect();
 
     let mut segments = BTreeMap::new();
+    let conv_two = two_periods(&conv)?;
+    let handoffs_two = handoffs
+        .clone()
+        .lazy()
+        .filter(col("pidx").eq(lit(cur)).or(col("pidx").eq(lit(prev))))
+        .collect()?;
     for d in req.dimensions {
-        let df = aggregate(&[d.as_str()])?;
+        let df = aggregate(&conv_two, &handoffs_two, &[d.as_str()])?;
         let mut cells: BTreeMap<String, (Measures, Measures)> = BTreeMap::new();
         for i in 0..df.height() {
             let r = Row::new(&df, i);
