@@ -76,9 +76,7 @@ fn measure(path: &Path) {
     let period = baton::domain::Period::parse("2026-W46", cfg.tz(), chrono::Utc::now()).unwrap();
     let t0 = Instant::now();
     let bytes = std::fs::read(path).unwrap();
-    let raw = polars::prelude::ParquetReader::new(std::io::Cursor::new(&bytes))
-        .finish()
-        .unwrap();
+    let raw = baton::ingest::read_parquet(&bytes).unwrap();
     drop(bytes);
     let t_read = t0.elapsed().as_secs_f64();
     let peak_read = peak_rss_mib();

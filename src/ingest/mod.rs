@@ -6,12 +6,14 @@
 //! silently dropped and never fatal unless they pass the configured share.
 
 mod canonical;
+mod labels;
 mod rows;
 
 pub use canonical::{
-    label_dtype, normalise, read_canonical, write_canonical, IngestError, Ingested, Quarantine,
-    CANONICAL_COLUMNS, LABEL_COLUMNS,
+    normalise, read_canonical, read_parquet, write_canonical, IngestError, Ingested, Quarantine,
+    CANONICAL_COLUMNS,
 };
+pub use labels::{label_dtype, LABEL_COLUMNS};
 pub use rows::{rows_to_frame, Actor, Author, EventKind, EventRow, OwnerKind};
 
 // Vendor adapters (sources issue): vendor JSON -> canonical rows.

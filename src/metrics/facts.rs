@@ -110,13 +110,19 @@ fn with_positions(lf: LazyFrame, specs: &[(&str, Expr, Pick)]) -> LazyFrame {
 // `over` runs length-preserving functions group by group: 0.3 s for one shift at 100k
 // conversations, against milliseconds for the masked global one.
 
-/// True on the first row of each `key` group.
+/// True on the first row of each `key` group (for conversations, the column computed once).
 fn starts(key: &str) -> Expr {
+    if key == KEY {
+        return col("conv_start");
+    }
     col(key).neq_missing(col(key).shift(lit(1)))
 }
 
 /// True on the last row of each `key` group.
 fn ends(key: &str) -> Expr {
+    if key == KEY {
+        return col("conv_end");
+    }
     col(key).neq_missing(col(key).shift(lit(-1)))
 }
 
@@ -130,14 +136,11 @@ fn g_shift_back(x: Expr, key: &str) -> Expr {
     when(ends(key)).then(lit(NULL)).otherwise(x.shift(lit(-1)))
 }
 
-/// Running sum within the group (of a non-null integer column).
-fn g_cumsum(x: Expr, key: &str) -> Expr {
+/// Running sum within the conversation (of a non-null integer column): the global running sum
+/// less its value before the conversation's first row.
+fn conv_cumsum(x: Expr) -> Expr {
     let cs = x.clone().cum_sum(false);
-    let offset = when(starts(key))
-        .then(cs.clone() - x)
-        .otherwise(lit(NULL))
-        .fill_null_with_strategy(FillNullStrategy::Forward(None));
-    cs - offset
+    cs.clone() - (cs - x).gather(col("gs_idx"), false)
 }
 
 /// Forward fill that does not cross into the next group.
@@ -187,15 +190,20 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
     let null_str = || lit(NULL).cast(label_dtype());
 
     // A. Row basics. The events arrive sorted by conversation (ingest sorts them), so a
-    // conversation's key is the running count of id changes.
+    // conversation starts where the id changes, and its key is the running count of starts.
+    let conv_start = col(CONV).neq_missing(col(CONV).shift(lit(1)));
     let lf = events
-        .with_column(
-            col(CONV)
-                .neq_missing(col(CONV).shift(lit(1)))
+        .with_column(conv_start.alias("conv_start"))
+        .with_columns([
+            col("conv_start")
+                .shift(lit(-1))
+                .fill_null(lit(true))
+                .alias("conv_end"),
+            col("conv_start")
                 .cast(DataType::Int64)
                 .cum_sum(false)
                 .alias(KEY),
-        )
+        ])
         .with_columns([
             col("at").cast(DataType::Int64).alias("t"),
             is("event", "assigned").alias("is_assign"),
@@ -214,16 +222,15 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
         ])
         // Row numbers, and where each conversation starts and ends.
         .with_column((col("row").cum_count(false).cast(DataType::Int64) - lit(1i64)).alias("i0"))
+        // The first and last rows of the conversations, in order, read by key.
         .with_columns([
-            when(starts(KEY))
-                .then(col("i0"))
-                .otherwise(null_i64())
-                .fill_null_with_strategy(FillNullStrategy::Forward(None))
+            col("i0")
+                .filter(col("conv_start"))
+                .gather((col(KEY) - lit(1i64)).cast(IDX_DTYPE), false)
                 .alias("gs"),
-            when(ends(KEY))
-                .then(col("i0"))
-                .otherwise(null_i64())
-                .fill_null_with_strategy(FillNullStrategy::Backward(None))
+            col("i0")
+                .filter(col("conv_end"))
+                .gather((col(KEY) - lit(1i64)).cast(IDX_DTYPE), false)
                 .alias("ge"),
         ])
         .with_columns([
@@ -294,7 +301,7 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
                 .then(col("owner_kind"))
                 .otherwise(null_str()))?
             .alias("kind_state"),
-            g_cumsum(count_of(col("is_real")), KEY).alias("real_idx"),
+            conv_cumsum(count_of(col("is_real"))).alias("real_idx"),
             ff(col("channel"))?.alias("ch_state"),
         ])
         .with_columns([
@@ -388,12 +395,12 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
     }
     let lf = lf
         .with_columns([
-            g_cumsum(count_of(col("is_work_msg").and(col("active"))), KEY).alias("work_cum"),
+            conv_cumsum(count_of(col("is_work_msg").and(col("active")))).alias("work_cum"),
             col("owner_changed")
                 .or(col("pos").eq(col("first_owner_pos")))
                 .fill_null(lit(false))
                 .alias("stint_start"),
-            g_cumsum(count_of(col("owner_changed")), KEY).alias("stint_no"),
+            conv_cumsum(count_of(col("owner_changed"))).alias("stint_no"),
         ])
         .with_column(
             (col("work_cum") - col("is_work_msg").and(col("active")).cast(DataType::Int64))
