@@ -10,8 +10,8 @@ mod labels;
 mod rows;
 
 pub use canonical::{
-    normalise, read_canonical, read_parquet, write_canonical, IngestError, Ingested, Quarantine,
-    CANONICAL_COLUMNS,
+    normalise, read_canonical, read_parquet, read_parquet_in_slices, write_canonical, IngestError,
+    Ingested, Quarantine, CANONICAL_COLUMNS,
 };
 pub use labels::{label_dtype, LABEL_COLUMNS};
 pub use rows::{rows_to_frame, Actor, Author, EventKind, EventRow, OwnerKind};
