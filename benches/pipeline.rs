@@ -1,16 +1,20 @@
 //! Throughput of the metrics (and explain) stages on large generated helpdesks.
 //!
 //! `cargo bench --bench pipeline` (sizes in conversations: `-- 100000 1000000`, default
-//! 100k and 1M; 3000000 needs about 7 GiB, 10000000 more than this 24 GiB machine has). Each
-//! size is generated once into `$TMPDIR/baton-bench-<n>.parquet`, then measured in a fresh
-//! process so the reported peak memory (VmHWM) belongs to that run alone: Parquet -> canonical
-//! events -> every measure -> JSON.
+//! 100k and 1M). Each size is generated once into `$TMPDIR/baton-bench-<n>.parquet` (the
+//! generator holds the export as text: about 2 GiB per million conversations), then measured
+//! in a fresh process so the reported peak memory (VmHWM) belongs to that run alone:
+//! Parquet -> canonical events -> every measure -> JSON.
+//!
+//! Other modes, on a file: `measure FILE` (one run), `facts FILE` (the facts stage three times,
+//! for comparing two builds back to back), `profile FILE` (the slowest nodes of the facts
+//! query), `dump FILE PREFIX` (both fact tables as CSV, for comparing two builds row by row).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use polars::prelude::{col, IntoLazy, SerReader, SerWriter, SortMultipleOptions};
+use polars::prelude::{col, IntoLazy, SerWriter, SortMultipleOptions};
 
 // The allocator of the `baton` binary (see src/main.rs).
 #[global_allocator]
@@ -110,14 +114,17 @@ fn measure(path: &Path) {
     );
 }
 
+/// Reads and ingests a generated export (the modes that time later stages only).
+fn load(path: &Path) -> baton::ingest::Ingested {
+    let bytes = std::fs::read(path).unwrap();
+    let raw = baton::ingest::read_parquet(&bytes).unwrap();
+    baton::ingest::normalise(raw, &Default::default(), None).unwrap()
+}
+
 /// The slowest nodes of the facts query (`-- profile FILE`): where to look next.
 fn profile(path: &Path) {
     let cfg = baton::config::Config::embedded().unwrap();
-    let bytes = std::fs::read(path).unwrap();
-    let raw = polars::prelude::ParquetReader::new(std::io::Cursor::new(&bytes))
-        .finish()
-        .unwrap();
-    let ing = baton::ingest::normalise(raw, &Default::default(), None).unwrap();
+    let ing = load(path);
     let kinds = ing
         .events
         .clone()
@@ -171,11 +178,7 @@ fn main() {
         Some("dump") => {
             // Both fact tables as CSV, for comparing two builds of the engine row by row.
             let cfg = baton::config::Config::embedded().unwrap();
-            let bytes = std::fs::read(&args[1]).unwrap();
-            let raw = polars::prelude::ParquetReader::new(std::io::Cursor::new(&bytes))
-                .finish()
-                .unwrap();
-            let ing = baton::ingest::normalise(raw, &Default::default(), None).unwrap();
+            let ing = load(Path::new(&args[1]));
             let f = baton::metrics::FactTables::build(&ing.events, &cfg).unwrap();
             for (mut df, name) in [(f.conversations, "conversations"), (f.handoffs, "handoffs")] {
                 let mut out = std::fs::File::create(format!("{}.{name}.csv", args[2])).unwrap();
@@ -188,11 +191,7 @@ fn main() {
         Some("facts") => {
             // The facts stage alone, three times on one loaded export: for comparing changes.
             let cfg = baton::config::Config::embedded().unwrap();
-            let bytes = std::fs::read(&args[1]).unwrap();
-            let raw = polars::prelude::ParquetReader::new(std::io::Cursor::new(&bytes))
-                .finish()
-                .unwrap();
-            let ing = baton::ingest::normalise(raw, &Default::default(), None).unwrap();
+            let ing = load(Path::new(&args[1]));
             for _ in 0..3 {
                 let (t, cpu) = (Instant::now(), cpu_s());
                 let f = baton::metrics::FactTables::build(&ing.events, &cfg).unwrap();
