@@ -325,13 +325,11 @@ pub fn normalise(
             });
         }
     }
-    // One chunk per column (a Parquet file arrives in row groups). Done here, column by column,
-    // so only one column exists twice at a time: the queries below would otherwise align the
-    // chunks of every column at once (1.3 GiB more at 8 million events), and later stages
-    // concatenate chunks again in every expression that needs them contiguous.
     // Labels that arrive as text are encoded first, each into one chunk, so the check below
     // reads each distinct value once. Columns that need cleaning leave the query below as text
-    // and are encoded again after it.
+    // and are encoded again after it. Then one chunk per column (a Parquet file arrives in
+    // slices): later stages would otherwise merge chunks in every expression that needs them
+    // contiguous. Merging after encoding copies 4-byte codes, not the strings.
     labels::encode_text_columns(&mut raw)?;
     raw.rechunk_mut_par();
     let n = raw.height();
@@ -439,7 +437,6 @@ pub fn normalise(
         })
         .alias("problem");
     let mut checked = lf.with_column(malformed).collect()?;
-
     labels::encode_text_columns(&mut checked)?;
     let n_bad = checked.column("malformed")?.bool()?.sum().unwrap_or(0) as usize;
 

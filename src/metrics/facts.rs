@@ -485,10 +485,11 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
         col("t"),
     ]);
 
-    // Every per-conversation value is a plain min, max, sum or first of a column computed
-    // beforehand over all rows at once: an expression inside `agg` is evaluated group by group
-    // (a `filter` there costs minutes at a million conversations). "The value at the first row
-    // where ..." is therefore the max over the one row whose position is that first one.
+    // Every per-conversation value is a plain min, max, sum, first or first/last non-null of a
+    // column computed beforehand over all rows at once: an expression inside `agg` is evaluated
+    // group by group (a `filter` there costs minutes at a million conversations). "The value at
+    // the first row where ..." is therefore the first non-null of a column that holds the value
+    // only where the condition does.
     let t_if = |cond: Expr| when(cond).then(col("t")).otherwise(null_i64());
     // The value at one row, null elsewhere: picked by `FirstNonNull` (the row's value may be
     // null itself, and then so is the result).
