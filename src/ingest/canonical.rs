@@ -387,12 +387,11 @@ pub fn normalise(
     });
     let lf = raw.lazy().with_columns(exprs);
 
-    // A few equality tests: cheaper than hashing every value for `is_in`.
+    // A value given but not one of the known ones.
     let one_of = |c: &str, allowed: &[&str]| {
-        let known = allowed
-            .iter()
-            .fold(lit(false), |acc, v| acc.or(col(c).eq(lit(*v))));
-        col(c).is_not_null().and(known.not())
+        col(c)
+            .is_not_null()
+            .and(labels::is_one_of(col(c), allowed).not())
     };
     let checks = [
         (col("conversation_id").is_null(), "missing conversation_id"),

@@ -13,7 +13,7 @@ pub use canonical::{
     normalise, read_canonical, read_parquet, read_parquet_in_slices, write_canonical, IngestError,
     Ingested, Quarantine, CANONICAL_COLUMNS,
 };
-pub use labels::{label_dtype, LABEL_COLUMNS};
+pub use labels::{is_one_of, label_dtype, LABEL_COLUMNS};
 pub use rows::{rows_to_frame, Actor, Author, EventKind, EventRow, OwnerKind};
 
 // Vendor adapters (sources issue): vendor JSON -> canonical rows.

@@ -9,7 +9,7 @@
 
 use super::rules::HandoffRules;
 use crate::domain::Cause;
-use crate::ingest::label_dtype;
+use crate::ingest::{is_one_of, label_dtype};
 use polars::prelude::*;
 
 /// Column names of the facts frame, one row per conversation.
@@ -173,16 +173,6 @@ fn count_of(b: Expr) -> Expr {
     b.cast(DataType::Int64).fill_null(lit(0i64))
 }
 
-/// Whether `e` (text or a label) is one of `values`. A chain of equality tests: on a label
-/// each compares 4-byte codes, and the lists (intake teams, reasons of a cause, topics) are short,
-/// where `is_in` would hash every value.
-fn str_in(e: Expr, values: &[String]) -> Expr {
-    values
-        .iter()
-        .fold(lit(false), |acc, v| acc.or(e.clone().eq(lit(v.as_str()))))
-        .fill_null(lit(false))
-}
-
 /// Row-level frame: the events with owner state, handoff flags, causes and waits.
 fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> {
     let is = |c: &str, v: &str| col(c).eq(lit(v)).fill_null(lit(false));
@@ -276,7 +266,7 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
     let tier = |team: Expr| {
         let mut e = lit(1i64);
         for (t, teams) in rules.tiers() {
-            e = when(str_in(team.clone(), &teams))
+            e = when(is_one_of(team.clone(), &teams))
                 .then(lit(t as i64))
                 .otherwise(e);
         }
@@ -288,7 +278,7 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
         col("is_assign")
             .and(col("active"))
             .and(col("agent").is_not_null().or(col("team").is_not_null()))
-            .and(str_in(col("team"), &rules.intake_teams).not())
+            .and(is_one_of(col("team"), &rules.intake_teams).not())
             .alias("is_real"),
     );
     let lf = with_positions(lf, &[("first_owner_pos", col("is_real"), Pick::First)])
@@ -389,7 +379,7 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
     let mut reason_cause = lit(NULL).cast(DataType::Int32);
     for cause in Cause::ALL.iter().rev() {
         let keys = rules.reasons_for(*cause);
-        reason_cause = when(str_in(col("reason"), &keys))
+        reason_cause = when(is_one_of(col("reason"), &keys))
             .then(lit(cause_code(*cause)))
             .otherwise(reason_cause);
     }
@@ -705,10 +695,10 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
         ])
         .with_columns([
             col(fact::AI_RESOLVED)
-                .and(str_in(col("topic"), &rules.must_escalate))
+                .and(is_one_of(col("topic"), &rules.must_escalate))
                 .alias(fact::BREACH_RESOLVED),
             col(fact::AI_HANDED_OVER)
-                .and(str_in(col("topic"), &rules.must_not_escalate))
+                .and(is_one_of(col("topic"), &rules.must_not_escalate))
                 .alias(fact::BREACH_HANDED),
         ])
         .drop(by_name([KEY, "had_human", "after_handover"], true, false));
