@@ -24,18 +24,11 @@ pub const CANONICAL_COLUMNS: [&str; 12] = [
 ];
 
 const REQUIRED: [&str; 3] = ["conversation_id", "at", "event"];
-const TEXT: [&str; 10] = [
-    "conversation_id",
-    "event",
-    "agent",
-    "team",
-    "owner_kind",
-    "author",
-    "channel",
-    "actor",
-    "reason",
-    "topic",
-];
+
+/// The text columns: the id and the labels.
+fn text_columns() -> impl Iterator<Item = &'static str> {
+    std::iter::once("conversation_id").chain(LABEL_COLUMNS)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -270,9 +263,8 @@ fn read_jsonl(
 
 fn quarantine_frame(bad: Vec<(i64, String)>) -> PolarsResult<DataFrame> {
     let n = bad.len();
-    let mut cols: Vec<Column> = TEXT
-        .iter()
-        .map(|c| Series::full_null((*c).into(), n, &DataType::String).into())
+    let mut cols: Vec<Column> = text_columns()
+        .map(|c| Series::full_null(c.into(), n, &DataType::String).into())
         .collect();
     cols.push(Series::full_null("at".into(), n, &DataType::String).into());
     cols.push(Series::full_null("sentiment".into(), n, &DataType::String).into());
@@ -338,9 +330,9 @@ pub fn normalise(
             Series::new("row".into(), (0..n as i64).collect::<Vec<_>>()).into_column(),
         )?;
     }
-    for c in TEXT.iter().chain(["sentiment"].iter()) {
+    for c in text_columns().chain(["sentiment"]) {
         if raw.get_column_index(c).is_none() {
-            raw.with_column(Series::full_null((*c).into(), n, &DataType::String).into_column())?;
+            raw.with_column(Series::full_null(c.into(), n, &DataType::String).into_column())?;
         }
     }
     let at_us = parse_timestamps(raw.column("at")?.as_materialized_series(), timestamp_format)?;
@@ -357,7 +349,7 @@ pub fn normalise(
     // already (every column of our own Parquet, most exports) are left as they are.
     const ENUMS: [&str; 4] = ["event", "owner_kind", "author", "actor"];
     let mut exprs: Vec<Expr> = Vec::new();
-    for c in TEXT {
+    for c in text_columns() {
         let column = raw.column(c)?;
         let lower = ENUMS.contains(&c);
         let target = if LABEL_COLUMNS.contains(&c) {

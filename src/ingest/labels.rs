@@ -7,6 +7,7 @@
 //! concatenate without re-encoding.
 
 use polars::prelude::*;
+use rayon::prelude::*;
 
 /// Every text column except `conversation_id`, which is unique per conversation and stays text.
 pub const LABEL_COLUMNS: [&str; 9] = [
@@ -94,8 +95,8 @@ pub fn encode(text: &StringChunked) -> PolarsResult<Series> {
     Ok(labels.into_series())
 }
 
-/// Encodes every label column of `df` that holds text, the columns side by side (one thread
-/// per core).
+/// Encodes every label column of `df` that holds text, the columns side by side (rayon, one
+/// thread per core).
 pub fn encode_text_columns(df: &mut DataFrame) -> PolarsResult<()> {
     let todo: Vec<StringChunked> = LABEL_COLUMNS
         .iter()
@@ -103,30 +104,10 @@ pub fn encode_text_columns(df: &mut DataFrame) -> PolarsResult<()> {
         .filter(|c| c.dtype() == &DataType::String)
         .map(|c| c.str().cloned())
         .collect::<PolarsResult<_>>()?;
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let encoded: Vec<PolarsResult<Series>> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers.min(todo.len()))
-            .map(|_| {
-                s.spawn(|| {
-                    let mut mine = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(text) = todo.get(i) else { break };
-                        mine.push(encode(text));
-                    }
-                    mine
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a label encoder panicked"))
-            .collect()
-    });
+    let encoded: Vec<Series> = todo.par_iter().map(encode).collect::<PolarsResult<_>>()?;
     drop(todo);
     for labels in encoded {
-        df.with_column(labels?.into_column())?;
+        df.with_column(labels.into_column())?;
     }
     Ok(())
 }

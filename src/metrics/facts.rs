@@ -143,30 +143,20 @@ fn conv_cumsum(x: Expr) -> Expr {
     cs.clone() - (cs - x).gather(col("gs_idx"), false)
 }
 
-/// Forward fill that does not cross into the next group.
-fn g_ffill(x: Expr, key: &str) -> Expr {
+/// Forward or backward fill that does not cross into the next or previous group: the fill is
+/// kept where the group it came from is the row's own.
+fn g_fill(x: Expr, key: &str, direction: FillNullStrategy) -> Expr {
     let from = when(x.clone().is_not_null())
         .then(col(key))
         .otherwise(lit(NULL))
-        .fill_null_with_strategy(FillNullStrategy::Forward(None));
+        .fill_null_with_strategy(direction);
     when(from.eq(col(key)))
-        .then(x.fill_null_with_strategy(FillNullStrategy::Forward(None)))
-        .otherwise(lit(NULL))
-}
-
-/// Backward fill that does not cross into the previous group.
-fn g_bfill(x: Expr, key: &str) -> Expr {
-    let from = when(x.clone().is_not_null())
-        .then(col(key))
-        .otherwise(lit(NULL))
-        .fill_null_with_strategy(FillNullStrategy::Backward(None));
-    when(from.eq(col(key)))
-        .then(x.fill_null_with_strategy(FillNullStrategy::Backward(None)))
+        .then(x.fill_null_with_strategy(direction))
         .otherwise(lit(NULL))
 }
 
 fn ff(e: Expr) -> PolarsResult<Expr> {
-    Ok(g_ffill(e, KEY))
+    Ok(g_fill(e, KEY, FillNullStrategy::Forward(None)))
 }
 
 fn count_of(b: Expr) -> Expr {
@@ -323,11 +313,12 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
                 .alias("team_run"),
         )
         .with_column(
-            g_ffill(
+            g_fill(
                 when(col("is_real"))
                     .then(col("agent"))
                     .otherwise(null_str()),
                 "team_run",
+                FillNullStrategy::Forward(None),
             )
             .alias("agent_state"),
         )
@@ -443,7 +434,14 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
                 .otherwise(lit(NULL).cast(DataType::Int64))
                 .alias("stop_t"),
         )
-        .with_column(g_bfill(g_shift_back(col("stop_t"), KEY), KEY).alias("next_stop"))
+        .with_column(
+            g_fill(
+                g_shift_back(col("stop_t"), KEY),
+                KEY,
+                FillNullStrategy::Backward(None),
+            )
+            .alias("next_stop"),
+        )
         .with_column(
             when(col("is_handoff").not())
                 .then(lit(NULL).cast(DataType::Int64))

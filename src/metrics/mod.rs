@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::domain::{Period, PeriodJson};
 use measures::Row;
 use polars::prelude::*;
+use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -147,44 +148,15 @@ impl FactTables {
             )?;
             <[DataFrame; 2]>::try_from(out).map_err(|_| polars_err!(ComputeError: "two results"))
         };
-        // Batches run side by side, one per core: most steps of the query are single column
-        // passes that polars runs on one thread, so one batch at a time leaves cores idle.
-        // Workers take the next batch in turn; results keep the batches' order.
-        let workers = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(batches.len());
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let mut results: Vec<Option<PolarsResult<[DataFrame; 2]>>> =
-            (0..batches.len()).map(|_| None).collect();
-        let done: Vec<Vec<(usize, PolarsResult<[DataFrame; 2]>)>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| {
-                    s.spawn(|| {
-                        let mut mine = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(b) = batches.get(i) else { break };
-                            mine.push((i, one_batch(*b)));
-                        }
-                        mine
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a facts worker panicked"))
-                .collect()
-        });
-        for (i, r) in done.into_iter().flatten() {
-            results[i] = Some(r);
-        }
-        let mut conversations = Vec::with_capacity(batches.len());
-        let mut handoffs = Vec::with_capacity(batches.len());
-        for r in results {
-            let [c, h] = r.expect("every batch ran")?;
-            conversations.push(c);
-            handoffs.push(h);
-        }
+        // Batches run side by side, one per core (rayon keeps their order): most steps of the
+        // query are single column passes that polars runs on one thread, so one batch at a
+        // time leaves cores idle.
+        let results: Vec<[DataFrame; 2]> = batches
+            .par_iter()
+            .map(|b| one_batch(*b))
+            .collect::<PolarsResult<_>>()?;
+        let (conversations, handoffs): (Vec<_>, Vec<_>) =
+            results.into_iter().map(|[c, h]| (c, h)).unzip();
         let stack = |frames: Vec<DataFrame>| -> PolarsResult<DataFrame> {
             let mut frames = frames.into_iter();
             let mut all = frames.next().expect("at least one batch");
