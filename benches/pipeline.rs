@@ -6,9 +6,10 @@
 //! in a fresh process so the reported peak memory (VmHWM) belongs to that run alone:
 //! Parquet -> canonical events -> every measure -> JSON.
 //!
-//! Other modes, on a file: `measure FILE` (one run), `facts FILE` (the facts stage three times,
-//! for comparing two builds back to back), `profile FILE` (the slowest nodes of the facts
-//! query), `dump FILE PREFIX` (both fact tables as CSV, for comparing two builds row by row).
+//! Other modes, on a file: `measure FILE` (one run), `facts FILE [BATCH]` (the facts stage three
+//! times, for comparing two builds back to back; BATCH events per batch), `profile FILE` (the
+//! slowest nodes of the facts query), `dump FILE PREFIX` (both fact tables as CSV, for comparing
+//! two builds row by row).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -192,9 +193,14 @@ fn main() {
             // The facts stage alone, three times on one loaded export: for comparing changes.
             let cfg = baton::config::Config::embedded().unwrap();
             let ing = load(Path::new(&args[1]));
+            let batch: usize = args
+                .get(2)
+                .map(|b| b.parse().unwrap())
+                .unwrap_or(baton::metrics::FACTS_BATCH_EVENTS);
             for _ in 0..3 {
                 let (t, cpu) = (Instant::now(), cpu_s());
-                let f = baton::metrics::FactTables::build(&ing.events, &cfg).unwrap();
+                let f =
+                    baton::metrics::FactTables::build_in_batches(&ing.events, &cfg, batch).unwrap();
                 println!(
                     "facts {:.2} s (cpu {:.2} s) {} conversations",
                     t.elapsed().as_secs_f64(),

@@ -2,11 +2,13 @@
 //!
 //! Everything is a polars lazy expression over the event table sorted by
 //! (`conversation_id`, `at`, source order); per-conversation state (the current owner, the
-//! messages since the owner took over) is carried with forward fills, shifts and running sums
-//! masked at conversation boundaries, and per-conversation positions are read at each
-//! conversation's first or last row: never a row loop, and no window (`over`), which hashes the
-//! key and scatters results back at several times the cost.
+//! messages since the owner took over) is carried with fills that stop at conversation
+//! boundaries (the one hand-written kernel, see `fill`), shifts and running sums masked at the
+//! boundaries, and per-conversation positions are read at each conversation's first or last
+//! row: no window (`over`), which hashes the key and scatters results back at several times
+//! the cost.
 
+use super::fill::{group_fill, Direction};
 use super::rules::HandoffRules;
 use crate::domain::Cause;
 use crate::ingest::{is_one_of, label_dtype};
@@ -64,107 +66,64 @@ enum Pick {
 
 /// Adds, for each `(name, condition, pick)`, the position (1-based, within the conversation) of
 /// the conversation's first or last row where the condition holds, on every row of the
-/// conversation; null when no row does.
-///
-/// Every row knows the row numbers where its conversation starts and ends (`gs`, `ge`), so the
-/// first match is a backward fill of matching row numbers read at `gs`, the last a forward fill
-/// read at `ge`: three passes over the column, against a window (`over`) that hashes the key
-/// and scatters the result back (0.3 s per position at a million conversations, against 0.1 s).
-/// The fill crosses into the next conversation where there is no match, hence the range test,
-/// done in a second step so the fill is computed once.
+/// conversation; null when no row does: the row's position where the condition holds, filled
+/// through the conversation and read at its first or last row. A window (`over`) would hash
+/// the key and scatter the result back (0.3 s per position at a million conversations).
 fn with_positions(lf: LazyFrame, specs: &[(&str, Expr, Pick)]) -> LazyFrame {
-    let tmp = |name: &str| format!("{name}__row");
-    let rows: Vec<Expr> = specs
-        .iter()
-        .map(|(name, cond, pick)| {
-            let at = when(cond.clone()).then(col("i0")).otherwise(null_i64());
-            match pick {
-                Pick::First => at
-                    .fill_null_with_strategy(FillNullStrategy::Backward(None))
-                    .gather(col("gs_idx"), false),
-                Pick::Last => at
-                    .fill_null_with_strategy(FillNullStrategy::Forward(None))
-                    .gather(col("ge_idx"), false),
-            }
-            .alias(tmp(name))
-        })
-        .collect();
     let positions: Vec<Expr> = specs
         .iter()
-        .map(|(name, _, _)| {
-            let r = col(tmp(name));
-            when(r.clone().gt_eq(col("gs")).and(r.clone().lt_eq(col("ge"))))
-                .then(r - col("gs") + lit(1i64))
-                .otherwise(null_i64())
-                .alias(*name)
+        .map(|(name, cond, pick)| {
+            let at = pos_if(cond.clone());
+            match pick {
+                Pick::First => g_fill(at, Direction::Backward).gather(col("gs_idx"), false),
+                Pick::Last => g_fill(at, Direction::Forward).gather(col("ge_idx"), false),
+            }
+            .alias(*name)
         })
         .collect();
-    let temps: Vec<String> = specs.iter().map(|(name, _, _)| tmp(name)).collect();
-    lf.with_columns(rows)
-        .with_columns(positions)
-        .drop(by_name(temps, true, false))
+    lf.with_columns(positions)
 }
 
-// Shifts, running sums and fills within a conversation. The events are sorted by conversation,
-// so each is a global operation masked at conversation boundaries. Hand-written because polars'
+// Shifts and fills within a conversation. The events are sorted by conversation, so each is
+// a global operation that stops at conversation boundaries (`conv_start`, `conv_end`). polars'
 // `over` runs length-preserving functions group by group: 0.3 s for one shift at 100k
-// conversations, against milliseconds for the masked global one.
+// conversations, against milliseconds for these.
 
-/// True on the first row of each `key` group (for conversations, the column computed once).
-fn starts(key: &str) -> Expr {
-    if key == KEY {
-        return col("conv_start");
-    }
-    col(key).neq_missing(col(key).shift(lit(1)))
+/// The previous row's value within the conversation (null on its first row).
+fn g_shift(x: Expr) -> Expr {
+    when(col("conv_start"))
+        .then(lit(NULL))
+        .otherwise(x.shift(lit(1)))
 }
 
-/// True on the last row of each `key` group.
-fn ends(key: &str) -> Expr {
-    if key == KEY {
-        return col("conv_end");
-    }
-    col(key).neq_missing(col(key).shift(lit(-1)))
+/// The next row's value within the conversation (null on its last row).
+fn g_shift_back(x: Expr) -> Expr {
+    when(col("conv_end"))
+        .then(lit(NULL))
+        .otherwise(x.shift(lit(-1)))
 }
 
-/// The previous row's value within the group (null on its first row).
-fn g_shift(x: Expr, key: &str) -> Expr {
-    when(starts(key)).then(lit(NULL)).otherwise(x.shift(lit(1)))
+/// Forward or backward fill that does not cross into the next or previous conversation.
+fn g_fill(x: Expr, direction: Direction) -> Expr {
+    let boundary = match direction {
+        Direction::Forward => col("conv_start"),
+        Direction::Backward => col("conv_end"),
+    };
+    group_fill(x, boundary, direction)
 }
 
-/// The next row's value within the group (null on its last row).
-fn g_shift_back(x: Expr, key: &str) -> Expr {
-    when(ends(key)).then(lit(NULL)).otherwise(x.shift(lit(-1)))
+fn ff(e: Expr) -> Expr {
+    g_fill(e, Direction::Forward)
 }
 
-/// Running sum within the conversation (of a non-null integer column): the global running sum
-/// less its value before the conversation's first row.
-fn conv_cumsum(x: Expr) -> Expr {
-    let cs = x.clone().cum_sum(false);
-    cs.clone() - (cs - x).gather(col("gs_idx"), false)
-}
-
-/// Forward or backward fill that does not cross into the next or previous group: the fill is
-/// kept where the group it came from is the row's own.
-fn g_fill(x: Expr, key: &str, direction: FillNullStrategy) -> Expr {
-    let from = when(x.clone().is_not_null())
-        .then(col(key))
-        .otherwise(lit(NULL))
-        .fill_null_with_strategy(direction);
-    when(from.eq(col(key)))
-        .then(x.fill_null_with_strategy(direction))
-        .otherwise(lit(NULL))
-}
-
-fn ff(e: Expr) -> PolarsResult<Expr> {
-    Ok(g_fill(e, KEY, FillNullStrategy::Forward(None)))
-}
-
-fn count_of(b: Expr) -> Expr {
-    b.cast(DataType::Int64).fill_null(lit(0i64))
+/// The row's position where `cond` holds, null elsewhere: filled, the position of the last
+/// row so far where it held.
+fn pos_if(cond: Expr) -> Expr {
+    when(cond).then(col("pos")).otherwise(null_i64())
 }
 
 /// Row-level frame: the events with owner state, handoff flags, causes and waits.
-fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> {
+fn annotate(events: LazyFrame, rules: &HandoffRules) -> LazyFrame {
     let is = |c: &str, v: &str| col(c).eq(lit(v)).fill_null(lit(false));
     // Owner state is carried on the label columns themselves: fills and shifts move codes.
     let null_str = || lit(NULL).cast(label_dtype());
@@ -173,6 +132,7 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
     // conversation starts where the id changes, and its key is the running count of starts.
     let conv_start = col(CONV).neq_missing(col(CONV).shift(lit(1)));
     let lf = events
+        .with_row_index("i0", None)
         .with_column(conv_start.alias("conv_start"))
         .with_columns([
             col("conv_start")
@@ -199,9 +159,8 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
             is("event", "message")
                 .and(is("author", "customer"))
                 .alias("is_cust_msg"),
+            col("i0").cast(DataType::Int64),
         ])
-        // Row numbers, and where each conversation starts and ends.
-        .with_column((col("row").cum_count(false).cast(DataType::Int64) - lit(1i64)).alias("i0"))
         // The first and last rows of the conversations, in order, read by key.
         .with_columns([
             col("i0")
@@ -271,27 +230,29 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
             .and(is_one_of(col("team"), &rules.intake_teams).not())
             .alias("is_real"),
     );
+    // The state before each row is the filled state of the row above it.
     let lf = with_positions(lf, &[("first_owner_pos", col("is_real"), Pick::First)])
         .with_columns([
             ff(when(col("is_real").and(col("team").is_not_null()))
                 .then(col("team"))
-                .otherwise(null_str()))?
+                .otherwise(null_str()))
             .alias("team_state"),
             ff(when(col("is_real"))
                 .then(col("owner_kind"))
-                .otherwise(null_str()))?
+                .otherwise(null_str()))
             .alias("kind_state"),
-            conv_cumsum(count_of(col("is_real"))).alias("real_idx"),
-            ff(col("channel"))?.alias("ch_state"),
+            ff(col("channel")).alias("ch_state"),
+            // A real owner came before this row.
+            col("pos")
+                .gt(col("first_owner_pos"))
+                .fill_null(lit(false))
+                .alias("had_owner"),
         ])
         .with_columns([
-            g_shift(col("team_state"), KEY).alias("prev_team"),
+            g_shift(col("team_state")).alias("prev_team"),
             tier(col("team_state")).alias("tier_state"),
-            g_shift(col("kind_state"), KEY).alias("prev_kind"),
-            g_shift(col("ch_state"), KEY).alias("prev_ch"),
-            (col("real_idx") - col("is_real").cast(DataType::Int64))
-                .gt(lit(0))
-                .alias("had_owner"),
+            g_shift(col("kind_state")).alias("prev_kind"),
+            g_shift(col("ch_state")).alias("prev_ch"),
         ])
         .with_column(
             when(col("is_real"))
@@ -306,23 +267,29 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
                 .alias("team_changed"),
         )
         // Agents are compared within a run of the same team: a pickup after a move to the team's
-        // queue is not a handoff, and moving back to the queue keeps the last agent.
+        // queue is not a handoff, and moving back to the queue keeps the last agent. A run
+        // starts with the conversation or a change of team.
         .with_column(
-            count_of(starts(KEY).or(col("team_changed")))
-                .cum_sum(false)
-                .alias("team_run"),
+            col("conv_start")
+                .or(col("team_changed"))
+                .alias("team_run_start"),
         )
         .with_column(
-            g_fill(
+            group_fill(
                 when(col("is_real"))
                     .then(col("agent"))
                     .otherwise(null_str()),
-                "team_run",
-                FillNullStrategy::Forward(None),
+                col("team_run_start"),
+                Direction::Forward,
             )
             .alias("agent_state"),
         )
-        .with_column(g_shift(col("agent_state"), "team_run").alias("prev_agent"))
+        .with_column(
+            when(col("team_run_start"))
+                .then(null_str())
+                .otherwise(col("agent_state").shift(lit(1)))
+                .alias("prev_agent"),
+        )
         .with_columns([
             col("is_real")
                 .and(col("had_owner"))
@@ -375,36 +342,29 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
             .otherwise(reason_cause);
     }
     let lf = lf
-        .with_columns([
-            conv_cumsum(count_of(col("is_work_msg").and(col("active")))).alias("work_cum"),
+        .with_column(
+            // An owner's stint starts where they take over (the first owner included).
             col("owner_changed")
                 .or(col("pos").eq(col("first_owner_pos")))
                 .fill_null(lit(false))
                 .alias("stint_start"),
-            conv_cumsum(count_of(col("owner_changed"))).alias("stint_no"),
-        ])
-        .with_column(
-            (col("work_cum") - col("is_work_msg").and(col("active")).cast(DataType::Int64))
-                .alias("work_before"),
-        )
-        .with_column(
-            g_shift(
-                ff(when(col("stint_start"))
-                    .then(col("work_before"))
-                    .otherwise(lit(NULL).cast(DataType::Int64)))?,
-                KEY,
-            )
-            .alias("work_at_stint"),
         )
         .with_columns([
-            (col("work_before") - col("work_at_stint"))
-                .gt(lit(0))
+            // Positions of the last agent/AI message and of the last stint start before the
+            // row: the owner worked the conversation if such a message came at or after the
+            // start of their stint.
+            g_shift(ff(pos_if(col("is_work_msg").and(col("active"))))).alias("last_work_pos"),
+            g_shift(ff(pos_if(col("stint_start")))).alias("stint_pos"),
+        ])
+        .with_columns([
+            col("last_work_pos")
+                .gt_eq(col("stint_pos"))
                 .fill_null(lit(false))
                 .alias("worked"),
             // On an owner row the team state is the new owner's team.
             col("is_real")
                 .and(col("had_owner"))
-                .and(col("tier_state").gt(g_shift(col("tier_state"), KEY)))
+                .and(col("tier_state").gt(g_shift(col("tier_state"))))
                 .fill_null(lit(false))
                 .alias("tier_up"),
             reason_cause.alias("reason_cause"),
@@ -434,14 +394,7 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
                 .otherwise(lit(NULL).cast(DataType::Int64))
                 .alias("stop_t"),
         )
-        .with_column(
-            g_fill(
-                g_shift_back(col("stop_t"), KEY),
-                KEY,
-                FillNullStrategy::Backward(None),
-            )
-            .alias("next_stop"),
-        )
+        .with_column(g_fill(g_shift_back(col("stop_t")), Direction::Backward).alias("next_stop"))
         .with_column(
             when(col("is_handoff").not())
                 .then(lit(NULL).cast(DataType::Int64))
@@ -450,7 +403,15 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<LazyFrame> 
                 .otherwise(col("next_stop") - col("t"))
                 .alias("wait_us"),
         );
-    Ok(lf)
+    // Positions the per-conversation facts read: the first owner change (pickups before it
+    // belong to the first owner) and the first AI handover.
+    with_positions(
+        lf,
+        &[
+            ("first_change_pos", col("owner_changed"), Pick::First),
+            ("first_ho_pos", col("ai_handover"), Pick::First),
+        ],
+    )
 }
 
 /// Per-conversation facts and per-handoff rows.
@@ -464,7 +425,7 @@ pub struct Facts {
 
 /// Builds the facts from canonical events (as produced by `ingest`).
 pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
-    let rows = annotate(events, rules)?.cache();
+    let rows = annotate(events, rules).cache();
     let handoffs = rows.clone().filter(col("is_handoff")).select([
         col(CONV),
         cause_name(col("cause_code")).alias("cause"),
@@ -489,7 +450,11 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
     let flag = |cond: Expr| cond.fill_null(lit(false)).cast(DataType::Int32);
     // Customer messages before the first AI handover; kept below only for conversations that
     // have one.
-    let before_handover = col("is_cust_msg").and(col("ho_before").eq(lit(0)));
+    let before_handover = col("is_cust_msg").and(
+        col("first_ho_pos")
+            .is_null()
+            .or(col("pos").lt_eq(col("first_ho_pos"))),
+    );
     let mut per_row: Vec<(Expr, &str, Agg)> = vec![
         (t_if(is_event("created")), "created_event_at", Agg::Min),
         (col("t"), "first_t", Agg::Min),
@@ -516,9 +481,15 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
             Agg::FirstNonNull,
         ),
         (
-            when(col("is_real").and(col("stint_no").eq(lit(0))))
-                .then(col("agent"))
-                .otherwise(lit(NULL)),
+            when(
+                col("is_real").and(
+                    col("first_change_pos")
+                        .is_null()
+                        .or(col("pos").lt(col("first_change_pos"))),
+                ),
+            )
+            .then(col("agent"))
+            .otherwise(lit(NULL)),
             "agent",
             Agg::FirstNonNull,
         ),
@@ -562,7 +533,7 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
             Agg::Sum,
         ),
         (
-            flag(col("is_handoff").and(col("ho_before").gt(lit(0)))),
+            flag(col("is_handoff").and(col("pos").gt(col("first_ho_pos")))),
             "after_handover",
             Agg::Sum,
         ),
@@ -580,15 +551,8 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
     });
     per_row.push((flag(avoidable), fact::AVOIDABLE, Agg::Sum));
 
-    // AI handovers before each row: the running count, less the count where the conversation
-    // starts.
-    let ho = count_of(col("ai_handover"));
-    let ho_before = ho.clone().cum_sum(false) - ho;
     let per_conv = rows
         .clone()
-        .with_column(
-            (ho_before.clone() - ho_before.gather(col("gs_idx"), false)).alias("ho_before"),
-        )
         .select(
             [col(KEY), col(CONV)]
                 .into_iter()

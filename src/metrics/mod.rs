@@ -5,6 +5,7 @@
 //! `explain`, which re-aggregates the same facts.
 
 pub mod facts;
+mod fill;
 pub mod measures;
 mod rules;
 mod table;
