@@ -55,35 +55,6 @@ pub const NONE_VALUE: &str = "(none)";
 /// hash and compare than the id string.
 const KEY: &str = "conv_key";
 
-/// Which row of a conversation a position picks.
-#[derive(Clone, Copy)]
-enum Pick {
-    /// The first row where the condition holds.
-    First,
-    /// The last row where the condition holds.
-    Last,
-}
-
-/// Adds, for each `(name, condition, pick)`, the position (1-based, within the conversation) of
-/// the conversation's first or last row where the condition holds, on every row of the
-/// conversation; null when no row does: the row's position where the condition holds, filled
-/// through the conversation and read at its first or last row. A window (`over`) would hash
-/// the key and scatter the result back (0.3 s per position at a million conversations).
-fn with_positions(lf: LazyFrame, specs: &[(&str, Expr, Pick)]) -> LazyFrame {
-    let positions: Vec<Expr> = specs
-        .iter()
-        .map(|(name, cond, pick)| {
-            let at = pos_if(cond.clone());
-            match pick {
-                Pick::First => g_fill(at, Direction::Backward).gather(col("gs_idx"), false),
-                Pick::Last => g_fill(at, Direction::Forward).gather(col("ge_idx"), false),
-            }
-            .alias(*name)
-        })
-        .collect();
-    lf.with_columns(positions)
-}
-
 // Shifts and fills within a conversation. The events are sorted by conversation, so each is
 // a global operation that stops at conversation boundaries (`conv_start`, `conv_end`). polars'
 // `over` runs length-preserving functions group by group: 0.3 s for one shift at 100k
@@ -116,10 +87,22 @@ fn ff(e: Expr) -> Expr {
     g_fill(e, Direction::Forward)
 }
 
-/// The row's position where `cond` holds, null elsewhere: filled, the position of the last
-/// row so far where it held.
-fn pos_if(cond: Expr) -> Expr {
-    when(cond).then(col("pos")).otherwise(null_i64())
+/// The row's number where `cond` holds, null elsewhere. Filled forward, it is not null from the
+/// first row where `cond` held; filled backward, until the last.
+fn row_if(cond: Expr) -> Expr {
+    when(cond)
+        .then(col("i0"))
+        .otherwise(lit(NULL).cast(IDX_DTYPE))
+}
+
+/// Whether `cond` held on an earlier row of the conversation.
+fn held_before(cond: Expr) -> Expr {
+    g_shift(ff(row_if(cond))).is_not_null()
+}
+
+/// Whether `cond` holds on a later row of the conversation.
+fn holds_after(cond: Expr) -> Expr {
+    g_shift_back(g_fill(row_if(cond), Direction::Backward)).is_not_null()
 }
 
 /// Row-level frame: the events with owner state, handoff flags, causes and waits.
@@ -159,57 +142,24 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> LazyFrame {
             is("event", "message")
                 .and(is("author", "customer"))
                 .alias("is_cust_msg"),
-            col("i0").cast(DataType::Int64),
-        ])
-        // The first and last rows of the conversations, in order, read by key.
-        .with_columns([
-            col("i0")
-                .filter(col("conv_start"))
-                .gather((col(KEY) - lit(1i64)).cast(IDX_DTYPE), false)
-                .alias("gs"),
-            col("i0")
-                .filter(col("conv_end"))
-                .gather((col(KEY) - lit(1i64)).cast(IDX_DTYPE), false)
-                .alias("ge"),
-        ])
-        .with_columns([
-            (col("i0") - col("gs") + lit(1i64)).alias("pos"),
-            col("gs").cast(IDX_DTYPE).alias("gs_idx"),
-            col("ge").cast(IDX_DTYPE).alias("ge_idx"),
         ]);
 
-    // B. Resolution: the final `resolved` closes the conversation unless a `reopened` follows.
-    let lf = with_positions(
-        lf,
-        &[
-            ("last_res_pos", col("is_res"), Pick::Last),
-            ("first_res_pos", col("is_res"), Pick::First),
-            ("last_reopen_pos", col("is_reopen"), Pick::Last),
-        ],
-    )
-    .with_columns([
-        col("last_res_pos")
-            .is_not_null()
-            .and(
-                col("last_reopen_pos")
-                    .is_null()
-                    .or(col("last_reopen_pos").lt(col("last_res_pos"))),
-            )
-            .alias("closed"),
-        // Resolved twice, or reopened after the first resolution.
-        col("last_res_pos")
-            .gt(col("first_res_pos"))
-            .or(col("last_reopen_pos").gt(col("first_res_pos")))
-            .fill_null(lit(false))
-            .alias("reopened"),
-    ])
-    // Changes after the final resolution are ignored.
-    .with_column(
-        col("closed")
-            .not()
-            .or(col("pos").lt_eq(col("last_res_pos")))
-            .alias("active"),
-    );
+    // B. Resolution: the final `resolved` closes the conversation unless a `reopened` follows;
+    // changes after it are ignored.
+    let resolved_or_reopened = col("is_res").or(col("is_reopen"));
+    let lf = lf
+        .with_column(
+            col("is_res")
+                .and(holds_after(resolved_or_reopened.clone()).not())
+                .alias("closes"),
+        )
+        .with_columns([
+            held_before(col("closes")).not().alias("active"),
+            // Resolved twice, or reopened after the first resolution.
+            resolved_or_reopened
+                .and(held_before(col("is_res")))
+                .alias("reopens"),
+        ]);
 
     // Tier of a team (1 when not configured).
     let tier = |team: Expr| {
@@ -231,7 +181,7 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> LazyFrame {
             .alias("is_real"),
     );
     // The state before each row is the filled state of the row above it.
-    let lf = with_positions(lf, &[("first_owner_pos", col("is_real"), Pick::First)])
+    let lf = lf
         .with_columns([
             ff(when(col("is_real").and(col("team").is_not_null()))
                 .then(col("team"))
@@ -242,11 +192,7 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> LazyFrame {
                 .otherwise(null_str()))
             .alias("kind_state"),
             ff(col("channel")).alias("ch_state"),
-            // A real owner came before this row.
-            col("pos")
-                .gt(col("first_owner_pos"))
-                .fill_null(lit(false))
-                .alias("had_owner"),
+            held_before(col("is_real")).alias("had_owner"),
         ])
         .with_columns([
             g_shift(col("team_state")).alias("prev_team"),
@@ -303,7 +249,7 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> LazyFrame {
                 .and(col("owner_kind").neq_missing(col("prev_kind")))
                 .alias("kind_changed"),
             col("active")
-                .and(col("pos").gt(col("first_owner_pos")))
+                .and(col("had_owner"))
                 .and(col("channel").is_not_null())
                 .and(col("prev_ch").is_not_null())
                 .and(col("channel").neq(col("prev_ch")))
@@ -345,20 +291,19 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> LazyFrame {
         .with_column(
             // An owner's stint starts where they take over (the first owner included).
             col("owner_changed")
-                .or(col("pos").eq(col("first_owner_pos")))
-                .fill_null(lit(false))
+                .or(col("is_real").and(col("had_owner").not()))
                 .alias("stint_start"),
         )
         .with_columns([
-            // Positions of the last agent/AI message and of the last stint start before the
-            // row: the owner worked the conversation if such a message came at or after the
-            // start of their stint.
-            g_shift(ff(pos_if(col("is_work_msg").and(col("active"))))).alias("last_work_pos"),
-            g_shift(ff(pos_if(col("stint_start")))).alias("stint_pos"),
+            // Rows of the last agent/AI message and of the last stint start before this row:
+            // the owner worked the conversation if such a message came at or after the start
+            // of their stint.
+            g_shift(ff(row_if(col("is_work_msg").and(col("active"))))).alias("last_work_row"),
+            g_shift(ff(row_if(col("stint_start")))).alias("stint_row"),
         ])
         .with_columns([
-            col("last_work_pos")
-                .gt_eq(col("stint_pos"))
+            col("last_work_row")
+                .gt_eq(col("stint_row"))
                 .fill_null(lit(false))
                 .alias("worked"),
             // On an owner row the team state is the new owner's team.
@@ -403,15 +348,14 @@ fn annotate(events: LazyFrame, rules: &HandoffRules) -> LazyFrame {
                 .otherwise(col("next_stop") - col("t"))
                 .alias("wait_us"),
         );
-    // Positions the per-conversation facts read: the first owner change (pickups before it
-    // belong to the first owner) and the first AI handover.
-    with_positions(
-        lf,
-        &[
-            ("first_change_pos", col("owner_changed"), Pick::First),
-            ("first_ho_pos", col("ai_handover"), Pick::First),
-        ],
-    )
+    // What the per-conversation facts read: whether the owner changed yet (pickups before
+    // the first change belong to the first owner), and whether the AI handed over before.
+    lf.with_columns([
+        ff(row_if(col("owner_changed")))
+            .is_not_null()
+            .alias("changed_yet"),
+        held_before(col("ai_handover")).alias("handed_over_before"),
+    ])
 }
 
 /// Per-conversation facts and per-handoff rows.
@@ -434,38 +378,24 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
         col("t"),
     ]);
 
-    // Every per-conversation value is a plain min, max, sum, first or first/last non-null of a
+    // Every per-conversation value is a plain min, max, sum or first/last non-null of a
     // column computed beforehand over all rows at once: an expression inside `agg` is evaluated
     // group by group (a `filter` there costs minutes at a million conversations). "The value at
     // the first row where ..." is therefore the first non-null of a column that holds the value
     // only where the condition does.
     let t_if = |cond: Expr| when(cond).then(col("t")).otherwise(null_i64());
-    // The value at one row, null elsewhere: picked by `FirstNonNull` (the row's value may be
-    // null itself, and then so is the result).
-    let at_pos = |pos: &str, value: &str| {
-        when(col("pos").eq(col(pos)))
-            .then(col(value))
-            .otherwise(lit(NULL))
-    };
     let flag = |cond: Expr| cond.fill_null(lit(false)).cast(DataType::Int32);
     // Customer messages before the first AI handover; kept below only for conversations that
     // have one.
-    let before_handover = col("is_cust_msg").and(
-        col("first_ho_pos")
-            .is_null()
-            .or(col("pos").lt_eq(col("first_ho_pos"))),
-    );
+    let before_handover = col("is_cust_msg").and(col("handed_over_before").not());
     let mut per_row: Vec<(Expr, &str, Agg)> = vec![
         (t_if(is_event("created")), "created_event_at", Agg::Min),
         (col("t"), "first_t", Agg::Min),
-        (
-            t_if(col("closed").and(col("pos").eq(col("last_res_pos")))),
-            fact::RESOLVED_AT,
-            Agg::Max,
-        ),
+        (t_if(col("closes")), fact::RESOLVED_AT, Agg::Max),
         (flag(col("is_handoff")), fact::HANDOFFS, Agg::Sum),
         (col("cause_code"), "first_cause_code", Agg::FirstNonNull),
-        (col("reopened"), fact::REOPENED, Agg::First),
+        // Any row that reopens it.
+        (col("reopens"), fact::REOPENED, Agg::Max),
         (col("wait_us"), fact::WAIT_US, Agg::Sum),
         (
             flag(col("automation_move")),
@@ -476,20 +406,16 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
         // Segments: first owner's team and agent (pickups in the first stint included),
         // channel at creation, the final topic.
         (
-            at_pos("first_owner_pos", "team_eff"),
+            when(col("is_real").and(col("had_owner").not()))
+                .then(col("team_eff"))
+                .otherwise(lit(NULL)),
             "team",
             Agg::FirstNonNull,
         ),
         (
-            when(
-                col("is_real").and(
-                    col("first_change_pos")
-                        .is_null()
-                        .or(col("pos").lt(col("first_change_pos"))),
-                ),
-            )
-            .then(col("agent"))
-            .otherwise(lit(NULL)),
+            when(col("is_real").and(col("changed_yet").not()))
+                .then(col("agent"))
+                .otherwise(lit(NULL)),
             "agent",
             Agg::FirstNonNull,
         ),
@@ -533,7 +459,7 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
             Agg::Sum,
         ),
         (
-            flag(col("is_handoff").and(col("pos").gt(col("first_ho_pos")))),
+            flag(col("is_handoff").and(col("handed_over_before"))),
             "after_handover",
             Agg::Sum,
         ),
@@ -572,7 +498,6 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
                         Agg::Min => c.min(),
                         Agg::Max => c.max(),
                         Agg::Sum => c.sum(),
-                        Agg::First => c.first(),
                         Agg::FirstNonNull => c.first_non_null(),
                         Agg::LastNonNull => c.last_non_null(),
                     }
@@ -695,7 +620,6 @@ enum Agg {
     Min,
     Max,
     Sum,
-    First,
     FirstNonNull,
     LastNonNull,
 }
