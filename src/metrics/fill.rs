@@ -76,48 +76,80 @@ fn fill_typed<T: PolarsNumericType>(
     let n = values.len();
     let mut out = vec![T::Native::default(); n];
     let mut bits = vec![0u8; n.div_ceil(8)];
-    let mut buffers = Buffers {
-        values,
-        validity: &validity,
-        bounds,
-        out: &mut out,
-        bits: &mut bits,
-    };
-    match direction {
-        Direction::Forward => buffers.fill(0..n),
-        Direction::Backward => buffers.fill((0..n).rev()),
-    }
+    let (valid, bound) = (byte_aligned(&validity), byte_aligned(bounds));
+    fill_rows(values, &valid, &bound, &mut out, &mut bits, direction);
     ChunkedArray::from_vec_validity(ca.name().clone(), out, Some(Bitmap::from_u8_vec(bits, n)))
 }
 
-/// The inputs and outputs of one fill, all of the same length.
-struct Buffers<'a, V> {
-    values: &'a [V],
-    validity: &'a Bitmap,
-    bounds: &'a Bitmap,
-    out: &'a mut [V],
-    /// The output's validity, a bit per row.
-    bits: &'a mut [u8],
+/// The bitmap's bytes, starting at its first row (copied when it starts inside a byte).
+fn byte_aligned(b: &Bitmap) -> std::borrow::Cow<'_, [u8]> {
+    let (bytes, offset, _) = b.as_slice();
+    if offset % 8 == 0 {
+        std::borrow::Cow::Borrowed(&bytes[offset / 8..])
+    } else {
+        let copy: Bitmap = b.iter().collect();
+        std::borrow::Cow::Owned(copy.as_slice().0.to_vec())
+    }
 }
 
-impl<V: Copy + Default> Buffers<'_, V> {
-    /// Visits the rows in `order`, carrying the last valid value until a boundary.
-    #[inline(always)]
-    fn fill(&mut self, order: impl Iterator<Item = usize>) {
-        // The bitmaps as bytes, read directly: `Bitmap::get_bit` costs several times more.
-        let (valid, valid_at, _) = self.validity.as_slice();
-        let (bound, bound_at, _) = self.bounds.as_slice();
-        let bit = |bytes: &[u8], i: usize| (bytes[i >> 3] >> (i & 7)) & 1 == 1;
-        let (mut last, mut have) = (V::default(), false);
-        for i in order {
-            have &= !bit(bound, bound_at + i);
-            if bit(valid, valid_at + i) {
-                last = self.values[i];
-                have = true;
+/// The fill itself, eight rows (one byte of each bitmap) at a time. `valid` and `bound` hold a
+/// bit per row of `values`; `bits` receives the output's validity.
+fn fill_rows<V: Copy + Default>(
+    values: &[V],
+    valid: &[u8],
+    bound: &[u8],
+    out: &mut [V],
+    bits: &mut [u8],
+    direction: Direction,
+) {
+    let mut carry = Carry {
+        last: V::default(),
+        have: false,
+    };
+    let chunks = out.chunks_mut(8).zip(values.chunks(8)).enumerate();
+    match direction {
+        Direction::Forward => {
+            for (k, (o, x)) in chunks {
+                bits[k] = carry.rows(0..x.len(), valid[k], bound[k], x, o);
             }
-            self.out[i] = last;
-            self.bits[i >> 3] |= u8::from(have) << (i & 7);
         }
+        Direction::Backward => {
+            for (k, (o, x)) in chunks.rev() {
+                bits[k] = carry.rows((0..x.len()).rev(), valid[k], bound[k], x, o);
+            }
+        }
+    }
+}
+
+/// The value being carried, and whether there is one.
+struct Carry<V> {
+    last: V,
+    have: bool,
+}
+
+impl<V: Copy> Carry<V> {
+    /// Fills up to eight rows `x` into `o`, visiting them in `order`; `valid` and `bound` are
+    /// their bits. Returns the output's validity bits.
+    #[inline(always)]
+    fn rows(
+        &mut self,
+        order: impl Iterator<Item = usize>,
+        valid: u8,
+        bound: u8,
+        x: &[V],
+        o: &mut [V],
+    ) -> u8 {
+        let mut out_valid = 0u8;
+        for j in order {
+            self.have &= (bound >> j) & 1 == 0;
+            if (valid >> j) & 1 == 1 {
+                self.last = x[j];
+                self.have = true;
+            }
+            o[j] = self.last;
+            out_valid |= u8::from(self.have) << j;
+        }
+        out_valid
     }
 }
 
