@@ -3,10 +3,10 @@
 //! Everything is a polars lazy expression over the event table sorted by
 //! (`conversation_id`, `at`, source order); per-conversation state (the current owner, the
 //! messages since the owner took over) is carried with fills that stop at conversation
-//! boundaries (the one hand-written kernel, see `fill`), shifts and running sums masked at the
-//! boundaries, and per-conversation positions are read at each conversation's first or last
-//! row: no window (`over`), which hashes the key and scatters results back at several times
-//! the cost.
+//! boundaries (the one hand-written kernel, see `fill`) and shifts masked at the boundaries.
+//! "Did X happen earlier (later) in this conversation" is a fill of the row numbers where X
+//! holds. No window (`over`), which hashes the key and scatters results back at several times
+//! the cost, and no running sums or gathers, which cost more than the fills.
 
 use super::fill::{group_fill, Direction};
 use super::rules::HandoffRules;
