@@ -238,7 +238,7 @@ mod tests {
     #[test]
     fn matches_the_masked_whole_column_fill() {
         // Pseudo-random groups and nulls (a fixed LCG: reproducible without a dependency),
-        // over integers, floats and labels, in several chunks.
+        // over integers, floats and labels, in several chunks and at an offset.
         let n = 5_000;
         let mut state = 12345u64;
         let mut next = || {
@@ -269,8 +269,11 @@ mod tests {
             .unwrap();
         let mut two = df.slice(0, 2_000);
         two.vstack_mut(&df.slice(2_000, 3_000)).unwrap();
+        // A slice that starts inside a byte of the validity bitmaps, as facts batches do.
+        let inside = df.slice(3, 4_000);
         for c in ["i", "f", "s"] {
             check(two.clone(), c);
+            check(inside.clone(), c);
         }
     }
 }
