@@ -27,7 +27,7 @@ const REQUIRED: [&str; 3] = ["conversation_id", "at", "event"];
 
 /// The text columns: the id and the labels.
 fn text_columns() -> impl Iterator<Item = &'static str> {
-    std::iter::once("conversation_id").chain(LABEL_COLUMNS)
+    std::iter::once("conversation_id").chain(LABEL_COLUMNS.iter().copied())
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -6,21 +6,16 @@
 //! shared (global) dictionary, so labels of different columns and exports compare and
 //! concatenate without re-encoding.
 
+use super::canonical::CANONICAL_COLUMNS;
 use polars::prelude::*;
 use rayon::prelude::*;
 
-/// Every text column except `conversation_id`, which is unique per conversation and stays text.
-pub const LABEL_COLUMNS: [&str; 9] = [
-    "event",
-    "agent",
-    "team",
-    "owner_kind",
-    "author",
-    "channel",
-    "actor",
-    "reason",
-    "topic",
-];
+/// Every text column except `conversation_id`, which is unique per conversation and stays text:
+/// the canonical columns after `conversation_id` and `at`, less the last, `sentiment`.
+pub const LABEL_COLUMNS: &[&str] = match CANONICAL_COLUMNS.split_at(2).1.split_last() {
+    Some((_sentiment, labels)) => labels,
+    None => &[],
+};
 
 /// Type of the label columns: polars' categorical type on the global dictionary.
 pub fn label_dtype() -> DataType {
@@ -115,6 +110,24 @@ pub fn encode_text_columns(df: &mut DataFrame) -> PolarsResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_are_the_text_columns_between_at_and_sentiment() {
+        assert_eq!(
+            LABEL_COLUMNS,
+            [
+                "event",
+                "agent",
+                "team",
+                "owner_kind",
+                "author",
+                "channel",
+                "actor",
+                "reason",
+                "topic"
+            ]
+        );
+    }
 
     #[test]
     fn encoding_matches_polars_cast() {

@@ -300,18 +300,13 @@ pub fn report(
             .collect()
     };
     // Segments are reported for the current and previous periods only: their cells are
-    // aggregated over those two periods' rows, not the whole trend.
-    let two_periods = |df: &DataFrame| {
-        df.clone()
-            .lazy()
-            .filter(
-                col("pidx")
-                    .eq(lit(cur))
-                    .or(col("pidx").eq(lit(prev)))
-                    .or(col("cidx").eq(lit(cur)))
-                    .or(col("cidx").eq(lit(prev))),
-            )
-            .collect()
+    // aggregated over the rows whose period columns (`pidx`, and `cidx` for conversations) fall
+    // in those two periods, not the whole trend.
+    let two_periods = |df: &DataFrame, period_columns: &[&str]| {
+        let in_two = period_columns.iter().fold(lit(false), |acc, c| {
+            acc.or(col(*c).eq(lit(cur))).or(col(*c).eq(lit(prev)))
+        });
+        df.clone().lazy().filter(in_two).collect()
     };
 
     let overall_df = aggregate(&conv, &handoffs, &[])?;
@@ -362,12 +357,8 @@ pub fn report(
         .collect();
 
     let mut segments = BTreeMap::new();
-    let conv_two = two_periods(&conv)?;
-    let handoffs_two = handoffs
-        .clone()
-        .lazy()
-        .filter(col("pidx").eq(lit(cur)).or(col("pidx").eq(lit(prev))))
-        .collect()?;
+    let conv_two = two_periods(&conv, &["pidx", "cidx"])?;
+    let handoffs_two = two_periods(&handoffs, &["pidx"])?;
     for d in req.dimensions {
         let df = aggregate(&conv_two, &handoffs_two, &[d.as_str()])?;
         let mut cells: BTreeMap<String, (Measures, Measures)> = BTreeMap::new();
