@@ -15,6 +15,7 @@ pub mod domain;
 pub mod explain;
 pub mod ingest;
 pub mod metrics;
+pub mod offload;
 pub mod report;
 pub mod run;
 pub mod source;

@@ -110,7 +110,7 @@ fn smtp(addr: SocketAddr) -> SmtpConfig {
         user: None,
         password_env: None,
         password_file: None,
-        from: "baton <reports@example.com>".into(),
+        from: "baton <reports@example.com>".parse().unwrap(),
         timeout_secs: 5,
     }
 }

@@ -42,7 +42,7 @@ fn last_week() -> Period {
 }
 
 fn metrics(events: &DataFrame, cfg: &Config, dims: &[&str], trend_weeks: usize) -> MetricsReport {
-    let dims: Vec<String> = dims.iter().map(|d| d.to_string()).collect();
+    let dims: Vec<baton::domain::Dimension> = dims.iter().map(|d| d.parse().unwrap()).collect();
     let period = last_week();
     let req = MetricsRequest {
         period: &period,

@@ -18,7 +18,10 @@ fn report(rows: Vec<B>, quarantine: &BTreeMap<String, usize>) -> MetricsReport {
     let cfg = Config::embedded().unwrap();
     // at(0) is Tuesday 2026-11-10 09:00 UTC, in ISO week 46 (London is on UTC in November).
     let period = Period::parse("2026-W46", cfg.tz(), chrono::Utc::now()).unwrap();
-    let dims: Vec<String> = vec!["team".into(), "topic".into()];
+    let dims = [
+        baton::domain::Dimension::Team,
+        baton::domain::Dimension::Topic,
+    ];
     compute(
         &ing.events,
         &cfg,

@@ -93,10 +93,11 @@ pub async fn demo(args: &Args) -> anyhow::Result<RunSummary> {
         .with_context(|| format!("creating {}", args.out.display()))?;
     let store = Store::open(&args.out.join("baton.db"))?;
     let req = RunRequest {
+        report: crate::domain::ReportKind::Owners,
         period,
         trigger: Trigger::Demo,
         outbox: Some(args.out.clone()),
-        only_to: vec![],
+        recipients: Default::default(),
         dry_run: false,
         pull: PullOptions::default(),
     };

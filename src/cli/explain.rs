@@ -5,17 +5,17 @@
 //! (`--numerator --denominator --dims`, periods from `--period-column` or two files
 //! `--input` (after) and `--input-vs` (before)).
 
-use super::common::{format_of, load_config, load_input, redact_url};
+use super::common::{format_for, load_config, on_terminal, redact_url};
 use super::UsageError;
 use crate::config::{Config, SourceFormat};
 use crate::domain::Period;
 use crate::explain::{
-    default_period, explain, explain_table, explain_tables, render_table, Explanation, Metric,
-    TableSpec,
+    default_period, explain_table, explain_tables, render_table, Explanation, Metric, TableSpec,
 };
-use crate::metrics::{facts, HandoffRules};
+use crate::run::{steps, Comparison, Input};
+use crate::source::{PullOptions, PullWindow};
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use polars::prelude::*;
 use std::io::Cursor;
 use std::path::PathBuf;
@@ -93,34 +93,29 @@ async fn handoffs(args: &Args, cfg: &Config) -> anyhow::Result<Explanation> {
             .map_err(|e: crate::explain::UnknownMetric| UsageError(e.to_string()))?,
         None => Metric::HandoffRate,
     };
-    let ingested = load_input(&args.input).await?;
-    ingested.check_threshold(cfg.report.quarantine_threshold)?;
-    let events = ingested.events;
+    let opts = PullOptions {
+        cache_dir: None,
+        progress: on_terminal(),
+    };
+    let pulled = steps::pull(
+        cfg,
+        &Input::Export(args.input.clone()),
+        &PullWindow::everything(),
+        &opts,
+    )
+    .await?;
     let tz = cfg.tz();
     let now = Utc::now();
     let period = match &args.period {
         Some(p) => Period::parse(p, tz, now)?,
-        None => default_period(span(&events)?, tz, now),
+        None => default_period(pulled.span()?, tz, now),
     };
     let vs = match &args.vs {
         Some(p) => Period::parse(p, tz, now)?,
         None => period.previous(),
     };
-    let facts = facts::build(events.lazy(), &HandoffRules::from_config(cfg))
-        .map_err(|e| anyhow::anyhow!("computing conversation facts: {e}"))?;
-    Ok(explain(facts.conversations, cfg, &period, &vs, metric)?)
-}
-
-/// First and last event of the export.
-fn span(events: &DataFrame) -> anyhow::Result<Option<(DateTime<Utc>, DateTime<Utc>)>> {
-    let at = events.column("at")?.cast(&DataType::Int64)?;
-    let at = at.i64()?;
-    Ok(match (at.min(), at.max()) {
-        (Some(a), Some(b)) => {
-            DateTime::from_timestamp_micros(a).zip(DateTime::from_timestamp_micros(b))
-        }
-        _ => None,
-    })
+    let facts = steps::facts(&pulled.ingested, cfg).await?;
+    Ok(steps::explanation(&facts, cfg, &Comparison { period, vs }, metric).await?)
 }
 
 async fn generic(args: &Args, cfg: &Config) -> anyhow::Result<Explanation> {
@@ -184,7 +179,7 @@ async fn read_table(input: &str) -> anyhow::Result<DataFrame> {
         std::fs::read(path).with_context(|| format!("cannot read {path}"))?
     };
     let shown = redact_url(input);
-    let df = match format_of(input) {
+    let df = match format_for(input) {
         SourceFormat::Csv => CsvReadOptions::default()
             .with_has_header(true)
             .with_infer_schema_length(None)

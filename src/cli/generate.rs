@@ -1,6 +1,6 @@
 //! `baton generate`: write a synthetic helpdesk export (canonical events).
 
-use super::common::format_of;
+use super::common::format_for;
 use super::UsageError;
 use crate::config::{Config, SourceFormat};
 use crate::demo::{generate_frame, GenerateOptions, Injection};
@@ -92,7 +92,7 @@ impl Args {
     pub fn format(&self) -> SourceFormat {
         self.format
             .map(SourceFormat::from)
-            .unwrap_or_else(|| format_of(&self.out.to_string_lossy()))
+            .unwrap_or_else(|| format_for(&self.out.to_string_lossy()))
     }
 }
 

@@ -1,8 +1,10 @@
 //! `baton metrics`: every measure of METRICS.md for a period, as a table or JSON.
 
-use super::common::{load_config, load_input, load_source};
+use super::common::{load_config, on_terminal};
 use crate::domain::Period;
-use crate::metrics::{compute, render_table, MetricsRequest};
+use crate::metrics::render_table;
+use crate::run::{steps, Input, MeasuresRequest};
+use crate::source::{PullOptions, PullWindow};
 use anyhow::Context;
 use std::path::PathBuf;
 
@@ -28,7 +30,7 @@ pub struct Args {
     pub period: String,
     /// Segment dimensions, comma-separated (team,channel,topic,agent); default from config.
     #[arg(long, value_delimiter = ',')]
-    pub by: Vec<String>,
+    pub by: Vec<crate::domain::Dimension>,
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
 }
@@ -36,28 +38,25 @@ pub struct Args {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let cfg = load_config(args.config.as_deref())?;
     let period = Period::parse(&args.period, cfg.tz(), chrono::Utc::now())?;
-    let ingested = match (&args.input, &args.source) {
-        (Some(input), _) => load_input(input).await?,
-        (None, Some(name)) => load_source(&cfg, name, &period).await?,
+    let input = match (&args.input, &args.source) {
+        (Some(input), _) => Input::Export(input.clone()),
+        (None, Some(name)) => Input::Source(name.clone()),
         (None, None) => unreachable!("clap requires one"),
     };
-    ingested.check_threshold(cfg.report.quarantine_threshold)?;
-    let dims = if args.by.is_empty() {
-        cfg.report.dimensions.clone()
-    } else {
-        args.by.clone()
+    let window = PullWindow::for_report(&period, cfg.report.trend_weeks);
+    let opts = PullOptions {
+        cache_dir: None,
+        progress: on_terminal(),
     };
-    let report = compute(
-        &ingested.events,
-        &cfg,
-        &MetricsRequest {
-            period: &period,
-            dimensions: &dims,
-            trend_weeks: cfg.report.trend_weeks,
-        },
-        &ingested.quarantine.counts,
-    )
-    .context("computing metrics")?;
+    let pulled = steps::pull(&cfg, &input, &window, &opts).await?;
+    let mut req = MeasuresRequest::for_report(&cfg, &period);
+    if !args.by.is_empty() {
+        req.dimensions = args.by.clone();
+    }
+    let facts = steps::facts(&pulled.ingested, &cfg).await?;
+    let report = steps::measures(&facts, &cfg, &req, &pulled.ingested)
+        .await
+        .context("computing metrics")?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Table => print!("{}", render_table(&report)),

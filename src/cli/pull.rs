@@ -1,10 +1,11 @@
 //! `baton pull`: pull configured sources and write the canonical events they gave.
 
-use super::common::{format_of, load_config};
+use super::common::{format_for, load_config};
 use super::UsageError;
 use crate::domain::Period;
-use crate::ingest::{write_canonical, Ingested};
-use crate::source::{pull_with_stats, PullOptions, PullWindow};
+use crate::ingest::write_canonical;
+use crate::run::{steps, Input, RunError};
+use crate::source::{PullOptions, PullWindow};
 use anyhow::Context;
 use std::io::Write;
 use std::path::PathBuf;
@@ -31,22 +32,9 @@ pub struct Args {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let cfg = load_config(args.config.as_deref())?;
-    let names: Vec<String> = match &args.source {
-        Some(n) if cfg.sources.contains_key(n) => vec![n.clone()],
-        Some(n) => {
-            return Err(UsageError(format!(
-                "no source `{n}` in the config (sources: {})",
-                cfg.sources.keys().cloned().collect::<Vec<_>>().join(", ")
-            ))
-            .into())
-        }
-        None if cfg.sources.is_empty() => {
-            return Err(UsageError(
-                "the config lists no [sources.NAME]; add one (see docs/sources.md)".into(),
-            )
-            .into())
-        }
-        None => cfg.sources.keys().cloned().collect(),
+    let input = match &args.source {
+        Some(n) => Input::Source(n.clone()),
+        None => Input::Configured,
     };
     let window = match &args.period {
         Some(p) => {
@@ -62,35 +50,27 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         cache_dir: args.cache_dir.clone(),
         progress: true,
     };
-    let mut all: Option<Ingested> = None;
-    for name in &names {
-        let pulled = pull_with_stats(name, &cfg.sources[name], &window, &opts)
-            .await
-            .with_context(|| format!("pulling source `{name}`"))?;
-        let s = &pulled.stats;
+    let pulled = match steps::pull(&cfg, &input, &window, &opts).await {
+        Err(e @ (RunError::NoSources | RunError::UnknownSource { .. })) => {
+            return Err(UsageError(e.to_string()).into())
+        }
+        other => other?,
+    };
+    for p in &pulled.sources {
+        let s = &p.stats;
         let skipped: usize = s.skipped.values().sum();
         eprintln!(
-            "{name}: {} events, {} quarantined, {} skipped; {} requests, {} retries, {} rate-limit waits, {} pages from cache",
-            pulled.ingested.events.height(),
-            pulled.ingested.quarantine.len(),
-            skipped,
-            s.requests,
-            s.retries,
-            s.rate_limit_waits,
-            s.cached_pages
+            "{}: {} events, {} quarantined, {} skipped; {} requests, {} retries, {} rate-limit waits, {} pages from cache",
+            p.name, p.events, p.quarantined, skipped, s.requests, s.retries, s.rate_limit_waits, s.cached_pages
         );
         for (reason, n) in &s.skipped {
             eprintln!("  skipped {n}: {reason}");
         }
-        match &mut all {
-            None => all = Some(pulled.ingested),
-            Some(a) => a.extend(pulled.ingested)?,
-        }
     }
-    let all = all.expect("at least one source");
+    let all = &pulled.ingested;
     match &args.out {
         Some(path) => {
-            let format = format_of(&path.to_string_lossy());
+            let format = format_for(&path.to_string_lossy());
             let file = std::fs::File::create(path)
                 .with_context(|| format!("cannot create {}", path.display()))?;
             let mut w = std::io::BufWriter::new(file);

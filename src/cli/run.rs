@@ -1,9 +1,9 @@
 //! `baton run`: one report run on the configured sources.
 
-use super::common::load_config;
+use super::common::{load_config, on_terminal};
 use super::UsageError;
-use crate::domain::Period;
-use crate::run::{run_report, RunRequest, Trigger};
+use crate::domain::{Period, ReportKind};
+use crate::run::{run_report, Recipients, RunRequest, Trigger};
 use crate::source::PullOptions;
 use crate::store::Store;
 use std::path::PathBuf;
@@ -34,24 +34,22 @@ pub struct Args {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let cfg = load_config(args.config.as_deref())?;
-    if args.report != crate::report::OWNERS_REPORT {
-        return Err(UsageError(format!(
-            "unknown report `{}` (expected owners)",
-            args.report
-        ))
-        .into());
-    }
+    let report: ReportKind = args
+        .report
+        .parse()
+        .map_err(|e: crate::domain::UnknownReport| UsageError(e.to_string()))?;
     let period = Period::parse(&args.period, cfg.tz(), chrono::Utc::now())?;
     let store = Store::open(&cfg.store.path)?;
     let req = RunRequest {
+        report,
         period,
         trigger: Trigger::Manual,
         outbox: args.outbox,
-        only_to: args.to,
+        recipients: Recipients { only: args.to },
         dry_run: args.dry_run,
         pull: PullOptions {
             cache_dir: args.cache_dir,
-            progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            progress: on_terminal(),
         },
     };
     let summary = run_report(&cfg, &store, &req).await?;

@@ -1,14 +1,15 @@
 //! The shape of `baton.toml`. Unknown keys are errors (`deny_unknown_fields`), so a typo is
 //! reported instead of silently ignored.
 
+use super::typed::{self, CronExpr};
 use super::SourceConfig;
-use crate::domain::Cause;
+use crate::domain::{Cause, Dimension, ReportKind};
+use chrono_tz::Tz;
+use lettre::message::Mailbox;
+use lettre::Address;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-
-/// Dimensions a segment can be cut by (METRICS.md section 7).
-pub const DIMENSIONS: [&str; 4] = ["team", "channel", "topic", "agent"];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,9 +46,10 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct ReportConfig {
     /// IANA zone: periods and schedules are cut in it.
-    pub time_zone: String,
+    #[serde(deserialize_with = "typed::tz")]
+    pub time_zone: Tz,
     pub trend_weeks: usize,
-    pub dimensions: Vec<String>,
+    pub dimensions: Vec<Dimension>,
     /// Fraction of malformed rows past which a run fails and sends nothing.
     pub quarantine_threshold: f64,
     /// Rows shown inline per table before the rest goes to the CSV attachment.
@@ -57,9 +59,9 @@ pub struct ReportConfig {
 impl Default for ReportConfig {
     fn default() -> Self {
         ReportConfig {
-            time_zone: "UTC".into(),
+            time_zone: Tz::UTC,
             trend_weeks: 8,
-            dimensions: DIMENSIONS.iter().map(|s| s.to_string()).collect(),
+            dimensions: Dimension::ALL.to_vec(),
             quarantine_threshold: 0.05,
             max_rows_inline: 10,
         }
@@ -91,8 +93,8 @@ impl Default for HandoffConfig {
 pub struct TeamConfig {
     #[serde(default = "one")]
     pub tier: u32,
-    #[serde(default)]
-    pub lead: Option<String>,
+    #[serde(default, deserialize_with = "typed::address")]
+    pub lead: Option<Address>,
 }
 
 fn one() -> u32 {
@@ -126,8 +128,8 @@ fn default_alert_pp() -> f64 {
 pub struct PersonConfig {
     #[serde(default)]
     pub name: String,
-    #[serde(default)]
-    pub email: String,
+    #[serde(default, deserialize_with = "typed::address")]
+    pub email: Option<Address>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -229,7 +231,8 @@ pub struct SmtpConfig {
     /// File holding the password.
     #[serde(default)]
     pub password_file: Option<PathBuf>,
-    pub from: String,
+    #[serde(deserialize_with = "typed::mailbox")]
+    pub from: Mailbox,
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
 }
@@ -259,15 +262,6 @@ impl SmtpConfig {
         if self.tls == SmtpTls::Starttls && self.port == 465 {
             return err("port", "465 is the implicit-TLS port but tls = \"starttls\"; use tls = \"implicit\" or port 587".into());
         }
-        if self.from.parse::<lettre::message::Mailbox>().is_err() {
-            return err(
-                "from",
-                format!(
-                    "`{}` is not a mailbox (e.g. \"baton <reports@example.com>\")",
-                    self.from
-                ),
-            );
-        }
         if self.user.is_some() && self.password_env.is_none() && self.password_file.is_none() {
             return err(
                 "password_env",
@@ -292,21 +286,21 @@ pub fn is_loopback(host: &str) -> bool {
 pub struct ScheduleConfig {
     pub name: String,
     /// Five-field cron (minute hour day-of-month month day-of-week), in `time_zone`.
-    pub cron: String,
-    #[serde(default = "utc")]
-    pub time_zone: String,
+    pub cron: CronExpr,
+    #[serde(default = "utc", deserialize_with = "typed::tz")]
+    pub time_zone: Tz,
     #[serde(default = "owners_report")]
-    pub report: String,
+    pub report: ReportKind,
     /// A missed fire within this many hours is run once after downtime.
     #[serde(default = "grace")]
     pub grace_hours: u32,
 }
 
-fn utc() -> String {
-    "UTC".into()
+fn utc() -> Tz {
+    Tz::UTC
 }
-fn owners_report() -> String {
-    "owners".into()
+fn owners_report() -> ReportKind {
+    ReportKind::Owners
 }
 fn grace() -> u32 {
     6

@@ -83,11 +83,6 @@ pub fn explain(
             suggest: period.previous().label(),
         });
     }
-    for d in &cfg.report.dimensions {
-        if !crate::config::DIMENSIONS.contains(&d.as_str()) {
-            return Err(ExplainError::UnknownDimension(d.clone()));
-        }
-    }
     let def = metric.definition(cfg);
     let t = col(fact::RESOLVED_AT);
     let within = |(a, b): (i64, i64)| t.clone().gt_eq(lit(a)).and(t.clone().lt(lit(b)));
@@ -100,7 +95,7 @@ pub fn explain(
         facts_conversations,
         aggregate::Request {
             side,
-            dims: &cfg.report.dimensions,
+            dims: &crate::domain::Dimension::names(&cfg.report.dimensions),
             den: def.den,
             nums: def.nums,
             filter: def.filter,

@@ -36,7 +36,7 @@ impl Routing {
                     Owner {
                         id: OwnerId::from_name(&name),
                         name,
-                        email: email.clone(),
+                        email: email.to_string(),
                     },
                 ))
             })

@@ -77,7 +77,7 @@ pub struct MetricsReport {
 /// What to compute.
 pub struct MetricsRequest<'a> {
     pub period: &'a Period,
-    pub dimensions: &'a [String],
+    pub dimensions: &'a [crate::domain::Dimension],
     pub trend_weeks: usize,
 }
 
@@ -220,11 +220,6 @@ pub fn report(
     req: &MetricsRequest,
     quarantine: &BTreeMap<String, usize>,
 ) -> Result<MetricsReport, MetricsError> {
-    for d in req.dimensions {
-        if !crate::config::DIMENSIONS.contains(&d.as_str()) {
-            return Err(MetricsError::UnknownDimension(d.clone()));
-        }
-    }
     let periods = req.period.report_span(req.trend_weeks);
     let cur = (periods.len() - 1) as i64;
     let prev = cur - 1;
@@ -370,7 +365,7 @@ pub fn report(
             if p != cur && p != prev {
                 continue;
             }
-            let value = r.s(d).unwrap_or_else(|| NONE_VALUE.to_string());
+            let value = r.s(d.as_str()).unwrap_or_else(|| NONE_VALUE.to_string());
             let m = Measures::from_row(&r, r.i("volume"), &cfg.ai);
             let slot = cells.entry(value).or_default();
             if p == cur {
@@ -393,7 +388,7 @@ pub fn report(
                 .cmp(&a.measures.conversations)
                 .then(a.value.cmp(&b.value))
         });
-        segments.insert(d.clone(), list);
+        segments.insert(d.as_str().to_string(), list);
     }
 
     let trend = periods

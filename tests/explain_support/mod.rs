@@ -121,7 +121,7 @@ pub fn week(w: u32) -> Period {
 /// The embedded config with only the dimensions given.
 pub fn config(dims: &[&str]) -> Config {
     let mut cfg = Config::embedded().unwrap();
-    cfg.report.dimensions = dims.iter().map(|s| s.to_string()).collect();
+    cfg.report.dimensions = dims.iter().map(|s| s.parse().unwrap()).collect();
     cfg
 }
 

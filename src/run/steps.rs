@@ -1,0 +1,373 @@
+//! The steps of the pipeline, one function each with typed input and output:
+//!
+//! ```text
+//! pull -> Ingested -> facts -> FactTables -> measures -> MetricsReport
+//!                                        \-> explanation -> Explanation
+//! (MetricsReport, Explanation) -> owner_views -> OwnerView -> render -> Message -> deliver
+//! ```
+//!
+//! Every command (`metrics`, `explain`, `pull`, `run`, `demo`, and the scheduler) reaches the
+//! stages through these functions, so every input gets the same HTTP client, retries, cache,
+//! quarantine and batching. The CPU-heavy steps (`facts`, `measures`, `explanation`) run
+//! through [`crate::offload::cpu`] here and nowhere else in this module.
+
+use super::RunError;
+use crate::config::{Config, DeliveryMode, SourceConfig};
+use crate::deliver::{DeliveryKey, DeliveryPolicy, DeliveryReport, Outbox, Outgoing, SmtpSender};
+use crate::domain::{Dimension, Owner, Period, ReportKind};
+use crate::explain::{Explanation, Metric};
+use crate::ingest::Ingested;
+use crate::metrics::{FactTables, MetricsReport, MetricsRequest};
+use crate::offload;
+use crate::report::{OwnerView, Renderer};
+use crate::source::{PullOptions, PullStats, PullWindow};
+use crate::store::Store;
+use chrono::{DateTime, Utc};
+use lettre::message::Mailbox;
+use polars::prelude::{ChunkAgg, DataType, IntoLazy};
+use std::path::PathBuf;
+
+/// Where a command's events come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Every `[sources.NAME]` of the config (a report run).
+    Configured,
+    /// One configured source (`--source NAME`).
+    Source(String),
+    /// A canonical export given on the command line (`--input PATH|URL`): a local path, a
+    /// `file://` or an `http(s)://` URL, pulled like a canonical source with default options.
+    Export(String),
+}
+
+/// What [`pull`] gave: the events of every source, appended, and what each pull took.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    pub ingested: Ingested,
+    /// What each source's pull took, in pull order.
+    pub sources: Vec<SourcePull>,
+}
+
+/// One source's share of a [`Pulled`].
+#[derive(Debug, Clone)]
+pub struct SourcePull {
+    pub name: String,
+    pub events: usize,
+    pub quarantined: usize,
+    /// Requests, retries, rate-limit waits, cache hits, skipped records.
+    pub stats: PullStats,
+}
+
+impl Pulled {
+    /// First and last event instant, or none for an empty export.
+    pub fn span(&self) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, RunError> {
+        let at = self
+            .ingested
+            .events
+            .column("at")
+            .and_then(|c| c.cast(&DataType::Int64))
+            .map_err(crate::metrics::MetricsError::from)?;
+        let at = at.i64().map_err(crate::metrics::MetricsError::from)?;
+        Ok(match (at.min(), at.max()) {
+            (Some(a), Some(b)) => {
+                DateTime::from_timestamp_micros(a).zip(DateTime::from_timestamp_micros(b))
+            }
+            _ => None,
+        })
+    }
+}
+
+/// Step 1-2: pulls `input` for `window` and ingests it to canonical events, malformed rows
+/// quarantined with their reasons.
+pub async fn pull(
+    cfg: &Config,
+    input: &Input,
+    window: &PullWindow,
+    opts: &PullOptions,
+) -> Result<Pulled, RunError> {
+    let sources: Vec<(String, SourceConfig)> = match input {
+        Input::Configured if cfg.sources.is_empty() => return Err(RunError::NoSources),
+        Input::Configured => cfg
+            .sources
+            .iter()
+            .map(|(n, s)| (n.clone(), s.clone()))
+            .collect(),
+        Input::Source(name) => match cfg.sources.get(name) {
+            Some(s) => vec![(name.clone(), s.clone())],
+            None => {
+                return Err(RunError::UnknownSource {
+                    name: name.clone(),
+                    known: cfg.sources.keys().cloned().collect::<Vec<_>>().join(", "),
+                })
+            }
+        },
+        Input::Export(path_or_url) => vec![("input".to_string(), export_source(path_or_url)?)],
+    };
+    let mut all: Option<Ingested> = None;
+    let mut pulls = Vec::new();
+    for (name, src) in &sources {
+        let got = crate::source::pull_with_stats(name, src, window, opts).await?;
+        pulls.push(SourcePull {
+            name: name.clone(),
+            events: got.ingested.events.height(),
+            quarantined: got.ingested.quarantine.len(),
+            stats: got.stats,
+        });
+        match &mut all {
+            None => all = Some(got.ingested),
+            Some(a) => a.extend(got.ingested)?,
+        }
+    }
+    let ingested = all.expect("at least one source");
+    Ok(Pulled {
+        ingested,
+        sources: pulls,
+    })
+}
+
+/// The canonical source of an export given on the command line.
+fn export_source(path_or_url: &str) -> Result<SourceConfig, RunError> {
+    if path_or_url.contains("://") {
+        return Ok(SourceConfig::canonical(path_or_url));
+    }
+    let path = std::path::absolute(path_or_url).map_err(|e| RunError::Input {
+        input: path_or_url.to_string(),
+        reason: e.to_string(),
+    })?;
+    let url = reqwest::Url::from_file_path(&path).map_err(|_| RunError::Input {
+        input: path_or_url.to_string(),
+        reason: "not a file path".into(),
+    })?;
+    Ok(SourceConfig::canonical(url.as_str()))
+}
+
+/// Step 3: one row per conversation and per handoff, a batch of whole conversations per core.
+/// Fails first when the malformed share of the export passes `report.quarantine_threshold`:
+/// numbers from an export that broken would mislead.
+pub async fn facts(ingested: &Ingested, cfg: &Config) -> Result<FactTables, RunError> {
+    ingested.check_threshold(cfg.report.quarantine_threshold)?;
+    let events = ingested.events.clone();
+    let cfg = cfg.clone();
+    Ok(offload::cpu("computing facts", move || FactTables::build(&events, &cfg)).await??)
+}
+
+/// What [`measures`] computes: the period (with the previous one and the trend before it) and
+/// the dimensions to segment by.
+#[derive(Debug, Clone)]
+pub struct MeasuresRequest {
+    pub period: Period,
+    pub dimensions: Vec<Dimension>,
+    pub trend_weeks: usize,
+}
+
+impl MeasuresRequest {
+    /// The report's own request: `[report] dimensions` and `trend_weeks`.
+    pub fn for_report(cfg: &Config, period: &Period) -> MeasuresRequest {
+        MeasuresRequest {
+            period: period.clone(),
+            dimensions: cfg.report.dimensions.clone(),
+            trend_weeks: cfg.report.trend_weeks,
+        }
+    }
+}
+
+/// Step 4: every measure of METRICS.md for the period, the previous one and the trend,
+/// overall and per segment.
+pub async fn measures(
+    facts: &FactTables,
+    cfg: &Config,
+    req: &MeasuresRequest,
+    ingested: &Ingested,
+) -> Result<MetricsReport, RunError> {
+    let (facts, cfg, req) = (facts.clone(), cfg.clone(), req.clone());
+    let quarantine = ingested.quarantine.counts.clone();
+    let report = offload::cpu("computing measures", move || {
+        crate::metrics::report(
+            &facts,
+            &cfg,
+            &MetricsRequest {
+                period: &req.period,
+                dimensions: &req.dimensions,
+                trend_weeks: req.trend_weeks,
+            },
+            &quarantine,
+        )
+    })
+    .await??;
+    Ok(report)
+}
+
+/// Two periods to compare: `period` (after) against `vs` (before).
+#[derive(Debug, Clone)]
+pub struct Comparison {
+    pub period: Period,
+    pub vs: Period,
+}
+
+impl Comparison {
+    /// A period against the one just before it.
+    pub fn previous(period: &Period) -> Comparison {
+        Comparison {
+            period: period.clone(),
+            vs: period.previous(),
+        }
+    }
+}
+
+/// Step 5: why `metric` changed between the two periods, per branch and segment.
+pub async fn explanation(
+    facts: &FactTables,
+    cfg: &Config,
+    cmp: &Comparison,
+    metric: Metric,
+) -> Result<Explanation, RunError> {
+    let (conversations, cfg, cmp) = (facts.conversations.clone(), cfg.clone(), cmp.clone());
+    Ok(offload::cpu("explaining the change", move || {
+        crate::explain::explain(conversations.lazy(), &cfg, &cmp.period, &cmp.vs, metric)
+    })
+    .await??)
+}
+
+/// Step 6: one view per owner of the metric tree, with the drivers routed to them.
+pub fn owner_views(
+    cfg: &Config,
+    metrics: &MetricsReport,
+    explanation: Option<&Explanation>,
+) -> Vec<OwnerView> {
+    let mut views = crate::report::owner_views(cfg, metrics);
+    if let Some(e) = explanation {
+        for v in &mut views {
+            v.attach_explanation(e);
+        }
+    }
+    views
+}
+
+/// Who a run's messages go to.
+#[derive(Debug, Clone, Default)]
+pub struct Recipients {
+    /// Only these owners (addresses, any case); empty = every owner.
+    pub only: Vec<String>,
+}
+
+impl Recipients {
+    fn wants(&self, owner: &Owner) -> bool {
+        self.only.is_empty()
+            || self
+                .only
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(&owner.email))
+    }
+}
+
+/// One rendered message, ready for the ledger and a transport.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub owner: Owner,
+    pub subject: String,
+    /// The owner's branches in a line: `routing 12.3 % (+3.1 pp)`.
+    pub headline: String,
+    pub outgoing: Outgoing,
+}
+
+/// Step 7: renders each selected owner's view (HTML, text, CSV) into a MIME message keyed for
+/// the delivery ledger.
+pub fn render(
+    cfg: &Config,
+    views: &[OwnerView],
+    report: ReportKind,
+    period: &Period,
+    recipients: &Recipients,
+) -> Result<Vec<Message>, RunError> {
+    let renderer = Renderer::new().with_max_rows_inline(cfg.report.max_rows_inline);
+    let from = sender(cfg);
+    let mut out = Vec::new();
+    for view in views.iter().filter(|v| recipients.wants(&v.owner)) {
+        let rendered = renderer.render(view)?;
+        let headline = view
+            .branches
+            .iter()
+            .map(|b| {
+                format!(
+                    "{} {} ({})",
+                    b.cause,
+                    crate::report::format::pct(b.rate),
+                    crate::report::format::pp(b.change_pp)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let key = DeliveryKey::new(report.as_str(), period.label(), view.owner.email.clone());
+        out.push(Message {
+            owner: view.owner.clone(),
+            subject: rendered.subject.clone(),
+            headline,
+            outgoing: Outgoing::new(&from, &view.owner, &rendered, key, &[])?,
+        });
+    }
+    Ok(out)
+}
+
+/// The From of every message: `[smtp] from`, else a local placeholder (outbox mode).
+fn sender(cfg: &Config) -> Mailbox {
+    cfg.smtp
+        .as_ref()
+        .map(|s| s.from.clone())
+        .unwrap_or_else(|| {
+            "baton <baton@localhost>"
+                .parse()
+                .expect("a valid placeholder address")
+        })
+}
+
+/// Where [`deliver`] sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Destination {
+    /// Compute and render only.
+    Nowhere,
+    /// `.eml` + `.html` files in a folder.
+    Outbox(PathBuf),
+    /// The configured `[smtp]` server.
+    Smtp,
+}
+
+impl Destination {
+    /// `--outbox DIR` when given, else what `[delivery] mode` says.
+    pub fn from_config(cfg: &Config, outbox: Option<PathBuf>, dry_run: bool) -> Destination {
+        if dry_run {
+            Destination::Nowhere
+        } else if let Some(dir) = outbox {
+            Destination::Outbox(dir)
+        } else if cfg.delivery.mode == DeliveryMode::Outbox {
+            Destination::Outbox(cfg.delivery.outbox_dir.clone())
+        } else {
+            Destination::Smtp
+        }
+    }
+}
+
+/// Step 8: delivers through the ledger (a message already delivered for its report, period and
+/// recipient is not sent again).
+pub async fn deliver(
+    cfg: &Config,
+    store: &Store,
+    messages: &[Message],
+    to: &Destination,
+) -> Result<DeliveryReport, RunError> {
+    let outgoing: Vec<Outgoing> = messages.iter().map(|m| m.outgoing.clone()).collect();
+    let policy = DeliveryPolicy::from_config(&cfg.delivery);
+    let report = match to {
+        Destination::Nowhere => DeliveryReport::default(),
+        Destination::Outbox(dir) => {
+            crate::deliver::deliver(store, &Outbox::new(dir.clone()), &outgoing, &policy).await?
+        }
+        Destination::Smtp => {
+            let smtp = cfg.smtp.as_ref().ok_or_else(|| {
+                RunError::Smtp("delivery.mode is smtp but [smtp] is missing".into())
+            })?;
+            let sender =
+                SmtpSender::from_config(smtp).map_err(|e| RunError::Smtp(e.to_string()))?;
+            crate::deliver::deliver(store, &sender, &outgoing, &policy).await?
+        }
+    };
+    Ok(report)
+}
