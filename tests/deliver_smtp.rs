@@ -7,7 +7,7 @@ use baton::deliver::{
 };
 use baton::domain::{Cause, Period};
 use baton::metrics::{CauseMeasures, Measures, MetricsReport, Overall, Segment, TrendPoint};
-use baton::report::{owner_views_at, Renderer, OWNERS_REPORT};
+use baton::report::{owner_views_at, Renderer};
 use baton::store::{DeliveryState, Store};
 use chrono::{TimeZone, Utc};
 use lettre::message::Mailbox;
@@ -209,7 +209,7 @@ fn messages() -> Vec<Outgoing> {
         .iter()
         .map(|v| {
             let r = renderer.render(v).unwrap();
-            let key = DeliveryKey::new(OWNERS_REPORT, &m.period.label, &v.owner.email);
+            let key = DeliveryKey::new(baton::domain::ReportKind::Owners.as_str(), &m.period.label, &v.owner.email);
             Outgoing::new(&from(), &v.owner, &r, key, &[]).unwrap()
         })
         .collect()
@@ -273,7 +273,7 @@ async fn one_message_per_owner_arrives_whole() {
         );
 
         // Message-ID: from the key alone, so the same on every build and every rerun.
-        let key = DeliveryKey::new(OWNERS_REPORT, "2026-W46", addr);
+        let key = DeliveryKey::new(baton::domain::ReportKind::Owners.as_str(), "2026-W46", addr);
         let expected_id = message_id(&key, &from());
         assert_eq!(format!("<{}>", mail.message_id().unwrap()), expected_id);
         assert!(expected_id.starts_with("<owners.2026-W46."));
@@ -352,7 +352,7 @@ async fn a_550_fails_one_recipient_and_the_others_still_go() {
         report.outcome("enablement@example.com"),
         Some(Outcome::FailedPermanent { error }) if error.contains("550")
     ));
-    let key = DeliveryKey::new(OWNERS_REPORT, "2026-W46", "enablement@example.com");
+    let key = DeliveryKey::new(baton::domain::ReportKind::Owners.as_str(), "2026-W46", "enablement@example.com");
     let r = store.delivery_state(&key).unwrap().unwrap();
     assert_eq!(r.state, DeliveryState::FailedPermanent);
     assert_eq!(

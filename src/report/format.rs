@@ -46,22 +46,42 @@ pub fn signed(x: Option<f64>, digits: usize, unit: &str) -> String {
     }
 }
 
+/// Which way a change went, as shown (after rounding): the subject and the arrows agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+    /// Rounds to zero.
+    Flat,
+}
+
+impl Direction {
+    /// The direction of `x` after rounding to `digits`; none for a missing number.
+    pub fn at(x: Option<f64>, digits: usize) -> Option<Direction> {
+        let v = x.filter(|v| v.is_finite())?;
+        let scale = 10f64.powi(digits as i32);
+        let r = (v * scale).round() / scale;
+        Some(if r > 0.0 {
+            Direction::Up
+        } else if r < 0.0 {
+            Direction::Down
+        } else {
+            Direction::Flat
+        })
+    }
+
+    pub fn arrow(self) -> &'static str {
+        match self {
+            Direction::Up => "↑",
+            Direction::Down => "↓",
+            Direction::Flat => "→",
+        }
+    }
+}
+
 /// Direction of a change as shown (after rounding to `digits`): `↑`, `↓` or `→`.
 pub fn arrow_at(x: Option<f64>, digits: usize) -> &'static str {
-    match x {
-        Some(v) if v.is_finite() => {
-            let scale = 10f64.powi(digits as i32);
-            let r = (v * scale).round() / scale;
-            if r > 0.0 {
-                "↑"
-            } else if r < 0.0 {
-                "↓"
-            } else {
-                "→"
-            }
-        }
-        _ => "",
-    }
+    Direction::at(x, digits).map_or("", Direction::arrow)
 }
 
 /// Arrow of a percentage-point change (one decimal).

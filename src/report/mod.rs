@@ -19,7 +19,7 @@ pub use render::{
 pub use sample::sample_view;
 pub use view::{
     owner_views, owner_views_at, subject, BranchLine, DriverLine, Footer, MeasureLine, OwnerView,
-    QuarantineLine, SegmentMove, TrendRow, OWNERS_REPORT,
+    QuarantineLine, SegmentMove, TrendRow,
 };
 
 #[cfg(test)]

@@ -9,13 +9,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// Report name used in subjects, Message-IDs and the ledger.
-pub const OWNERS_REPORT: &str = "owners";
 
 /// One owner's report.
 #[derive(Debug, Clone, Serialize)]
 pub struct OwnerView {
     /// Report name (`owners`).
-    pub report: String,
+    pub report: crate::domain::ReportKind,
     pub owner: Owner,
     /// The branches this owner is responsible for, in tree order.
     pub causes: Vec<Cause>,
@@ -187,7 +186,7 @@ fn owner_view(
     let subject = subject(&m.period.label, &branches);
     let tz: chrono_tz::Tz = m.period.tz.parse().unwrap_or(chrono_tz::UTC);
     OwnerView {
-        report: OWNERS_REPORT.into(),
+        report: crate::domain::ReportKind::Owners,
         owner,
         period: m.period.clone(),
         previous_period: m.previous_period.clone(),
@@ -273,7 +272,7 @@ pub fn subject(period: &str, branches: &[BranchLine]) -> String {
         Some(b) => {
             let name = b.cause.as_str();
             match b.change_pp {
-                Some(_) if b.arrow == "→" => {
+                c if format::Direction::at(c, 1) == Some(format::Direction::Flat) => {
                     format!(
                         "Handoffs {period}: {name} steady at {} ({whose})",
                         b.rate_text
