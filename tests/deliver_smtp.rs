@@ -209,7 +209,11 @@ fn messages() -> Vec<Outgoing> {
         .iter()
         .map(|v| {
             let r = renderer.render(v).unwrap();
-            let key = DeliveryKey::new(baton::domain::ReportKind::Owners.as_str(), &m.period.label, &v.owner.email);
+            let key = DeliveryKey::new(
+                baton::domain::ReportKind::Owners.as_str(),
+                &m.period.label,
+                &v.owner.email,
+            );
             Outgoing::new(&from(), &v.owner, &r, key, &[]).unwrap()
         })
         .collect()
@@ -352,7 +356,11 @@ async fn a_550_fails_one_recipient_and_the_others_still_go() {
         report.outcome("enablement@example.com"),
         Some(Outcome::FailedPermanent { error }) if error.contains("550")
     ));
-    let key = DeliveryKey::new(baton::domain::ReportKind::Owners.as_str(), "2026-W46", "enablement@example.com");
+    let key = DeliveryKey::new(
+        baton::domain::ReportKind::Owners.as_str(),
+        "2026-W46",
+        "enablement@example.com",
+    );
     let r = store.delivery_state(&key).unwrap().unwrap();
     assert_eq!(r.state, DeliveryState::FailedPermanent);
     assert_eq!(

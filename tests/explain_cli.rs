@@ -176,7 +176,8 @@ fn handoff_events_table_and_explicit_periods() {
             "2026-11-12..2026-11-20",
         ],
     );
-    assert_eq!(out.status.code(), Some(1));
+    // A usage error (exit 2), as every mistake in the command line is.
+    assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("overlap"),
         "{}",

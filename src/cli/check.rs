@@ -5,11 +5,16 @@ use std::path::PathBuf;
 
 /// Arguments of `baton check`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  baton check\n  baton check --config config/baton.toml --templates my-templates/"
+)]
 pub struct Args {
-    #[arg(long)]
+    /// The configuration file (TOML). Default: $BATON_CONFIG, else config/baton.toml when it
+    /// exists, else the built-in defaults.
+    #[arg(long, value_name = "FILE", env = "BATON_CONFIG")]
     pub config: Option<PathBuf>,
     /// Template directory to check instead of the embedded templates.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
 }
 

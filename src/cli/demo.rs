@@ -16,24 +16,28 @@ use std::path::PathBuf;
 
 /// Arguments of `baton demo`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  baton demo\n  baton demo --out /tmp/outbox --seed 3 --inject none"
+)]
 pub struct Args {
     /// Outbox folder (also holds the demo's SQLite store).
-    #[arg(long, default_value = "outbox")]
+    #[arg(long, default_value = "outbox", value_name = "FILE")]
     pub out: PathBuf,
-    #[arg(long, default_value_t = 7)]
+    /// Seed of the generated helpdesk: the same seed gives the same data.
+    #[arg(long, default_value_t = 7, value_name = "N")]
     pub seed: u64,
     /// Weeks of history to generate.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_name = "N")]
     pub weeks: u32,
     /// Conversations created per week (enough for the planted change to be significant).
-    #[arg(long, default_value_t = 6000)]
+    #[arg(long, default_value_t = 6000, value_name = "N")]
     pub per_week: u32,
     /// Planted changes (see `baton generate --help`); default: billing conversations are
     /// misrouted 10 points more often from the start of the reported week. `none` for none.
-    #[arg(long)]
+    #[arg(long, value_name = "SPEC")]
     pub inject: Vec<String>,
     /// The reported period; default last week.
-    #[arg(long, default_value = "last-week")]
+    #[arg(long, default_value = "last-week", value_name = "PERIOD")]
     pub period: String,
 }
 

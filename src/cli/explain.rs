@@ -28,41 +28,57 @@ pub enum Format {
 
 /// Arguments of `baton explain`.
 #[derive(Debug, Clone, clap::Args)]
+#[command(
+    after_help = "Examples:\n  baton explain --input export.csv --period 2026-W46\n  baton explain --input export.parquet --period 2026-W46 --vs 2026-10-12..2026-11-09 --format json\n  baton explain --input table.csv --numerator handoffs --denominator conversations --dims team,channel --period-column week"
+)]
 pub struct Args {
     /// Canonical handoff events, or with --numerator any table: a file (CSV, JSONL, Parquet)
     /// or an http(s):// or file:// URL. With --input-vs, the table of the period explained.
-    #[arg(long)]
+    #[arg(long, value_name = "PATH|URL")]
     pub input: String,
     /// A generic table of the period compared against (the --input table is the period
     /// explained).
-    #[arg(long, requires = "numerator", conflicts_with = "period_column")]
+    #[arg(
+        long,
+        requires = "numerator",
+        conflicts_with = "period_column",
+        value_name = "PATH|URL"
+    )]
     pub input_vs: Option<String>,
-    #[arg(long)]
+    /// The configuration file (TOML). Default: $BATON_CONFIG, else config/baton.toml when it
+    /// exists, else the built-in defaults.
+    #[arg(long, value_name = "FILE", env = "BATON_CONFIG")]
     pub config: Option<PathBuf>,
     /// Period explained: ISO week (2026-W46), date range (2026-11-09..2026-11-16) or
     /// last-week; a value of --period-column for a generic table. Default: last week, or the
     /// last full ISO week of the data when it ends earlier.
-    #[arg(long)]
+    #[arg(long, value_name = "PERIOD")]
     pub period: Option<String>,
     /// Period compared against; default: the one just before --period.
-    #[arg(long)]
+    #[arg(long, value_name = "PERIOD")]
     pub vs: Option<String>,
     /// handoff_rate (default), avoidable_share, fcr_rate or time_lost_share.
-    #[arg(long)]
+    #[arg(long, value_name = "METRIC")]
     pub metric: Option<String>,
+    /// Output: a terminal table, or JSON on stdout.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
     /// Generic table: the numerator column.
-    #[arg(long, requires = "denominator")]
+    #[arg(long, requires = "denominator", value_name = "COLUMN")]
     pub numerator: Option<String>,
     /// Generic table: the denominator column.
-    #[arg(long, requires = "numerator")]
+    #[arg(long, requires = "numerator", value_name = "COLUMN")]
     pub denominator: Option<String>,
     /// Generic table: dimension columns, comma-separated.
-    #[arg(long, value_delimiter = ',', requires = "numerator")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        requires = "numerator",
+        value_name = "COLUMNS"
+    )]
     pub dims: Vec<String>,
     /// Generic table: the column naming each row's period.
-    #[arg(long, requires = "numerator")]
+    #[arg(long, requires = "numerator", value_name = "COLUMN")]
     pub period_column: Option<String>,
 }
 

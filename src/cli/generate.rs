@@ -29,17 +29,21 @@ impl From<Format> for SourceFormat {
 
 /// Arguments of `baton generate`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  baton generate --out export.csv\n  baton generate --out export.parquet --weeks 6 --per-week 4000 --seed 2 --inject routing:topic=billing:+10pp:from=2026-11-23"
+)]
 pub struct Args {
     /// The file to write.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Weeks of conversations, ending at --end.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_name = "N")]
     pub weeks: u32,
     /// Conversations per week, on average.
-    #[arg(long = "per-week", default_value_t = 1500)]
+    #[arg(long = "per-week", default_value_t = 1500, value_name = "N")]
     pub per_week: u32,
-    #[arg(long, default_value_t = 7)]
+    /// Seed of the generated helpdesk: the same seed gives the same data.
+    #[arg(long, default_value_t = 7, value_name = "N")]
     pub seed: u64,
     /// A planted change, KIND:SCOPE:DELTA:from=YYYY-MM-DD (repeatable), e.g.
     /// routing:topic=billing:+10pp:from=2026-11-09. Kinds: routing, skill, escalation, channel;
@@ -51,7 +55,7 @@ pub struct Args {
     pub format: Option<Format>,
     /// The Monday the data ends on (exclusive); default: the Monday that starts the current
     /// week in the embedded config's time zone.
-    #[arg(long)]
+    #[arg(long, value_name = "DATE")]
     pub end: Option<NaiveDate>,
 }
 

@@ -16,21 +16,27 @@ pub enum Format {
 
 /// Arguments of `baton metrics`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  baton metrics --input export.csv --period 2026-W46\n  baton metrics --source helpdesk --period last-week --by team,topic --format json"
+)]
 pub struct Args {
     /// Canonical events: a file (CSV, JSONL, Parquet) or an http(s):// or file:// URL.
-    #[arg(long, required_unless_present = "source")]
+    #[arg(long, required_unless_present = "source", value_name = "PATH|URL")]
     pub input: Option<String>,
     /// A source named in the config (`[sources.NAME]`) instead of --input.
-    #[arg(long, conflicts_with = "input")]
+    #[arg(long, conflicts_with = "input", value_name = "NAME")]
     pub source: Option<String>,
-    #[arg(long)]
+    /// The configuration file (TOML). Default: $BATON_CONFIG, else config/baton.toml when it
+    /// exists, else the built-in defaults.
+    #[arg(long, value_name = "FILE", env = "BATON_CONFIG")]
     pub config: Option<PathBuf>,
     /// ISO week (2026-W46), date range (2026-11-09..2026-11-16) or last-week.
-    #[arg(long, default_value = "last-week")]
+    #[arg(long, default_value = "last-week", value_name = "PERIOD")]
     pub period: String,
     /// Segment dimensions, comma-separated (team,channel,topic,agent); default from config.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_name = "DIMS")]
     pub by: Vec<crate::domain::Dimension>,
+    /// Output: a terminal table, or JSON on stdout.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
 }

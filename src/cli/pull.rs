@@ -1,10 +1,9 @@
 //! `baton pull`: pull configured sources and write the canonical events they gave.
 
 use super::common::{format_for, load_config};
-use super::UsageError;
 use crate::domain::Period;
 use crate::ingest::write_canonical;
-use crate::run::{steps, Input, RunError};
+use crate::run::{steps, Input};
 use crate::source::{PullOptions, PullWindow};
 use anyhow::Context;
 use std::io::Write;
@@ -12,21 +11,26 @@ use std::path::PathBuf;
 
 /// Arguments of `baton pull`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  baton pull --source helpdesk --out events.parquet\n  baton pull --period 2026-W46 --cache-dir .baton-cache > events.csv"
+)]
 pub struct Args {
-    #[arg(long)]
+    /// The configuration file (TOML). Default: $BATON_CONFIG, else config/baton.toml when it
+    /// exists, else the built-in defaults.
+    #[arg(long, value_name = "FILE", env = "BATON_CONFIG")]
     pub config: Option<PathBuf>,
     /// The source to pull (`[sources.NAME]`); default every configured source.
-    #[arg(long)]
+    #[arg(long, value_name = "NAME")]
     pub source: Option<String>,
     /// Only events of this period (ISO week 2026-W46, 2026-11-09..2026-11-16, last-week);
     /// default everything the source has.
-    #[arg(long)]
+    #[arg(long, value_name = "PERIOD")]
     pub period: Option<String>,
     /// Where to write the events (.csv, .jsonl or .parquet); default CSV on stdout.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Keep pulled pages here so a rerun or an interrupted pull does not pull them again.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
 }
 
@@ -50,12 +54,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         cache_dir: args.cache_dir.clone(),
         progress: true,
     };
-    let pulled = match steps::pull(&cfg, &input, &window, &opts).await {
-        Err(e @ (RunError::NoSources | RunError::UnknownSource { .. })) => {
-            return Err(UsageError(e.to_string()).into())
-        }
-        other => other?,
-    };
+    let pulled = steps::pull(&cfg, &input, &window, &opts).await?;
     for p in &pulled.sources {
         let s = &p.stats;
         let skipped: usize = s.skipped.values().sum();

@@ -10,25 +10,31 @@ use std::path::PathBuf;
 
 /// Arguments of `baton run`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  baton run --period last-week\n  baton run --period 2026-W46 --outbox preview/ --to support-ops@example.com\n  baton run --dry-run"
+)]
 pub struct Args {
-    #[arg(long)]
+    /// The configuration file (TOML). Default: $BATON_CONFIG, else config/baton.toml when it
+    /// exists, else the built-in defaults.
+    #[arg(long, value_name = "FILE", env = "BATON_CONFIG")]
     pub config: Option<PathBuf>,
     /// The report to run (only `owners` for now).
-    #[arg(long, default_value = "owners")]
+    #[arg(long, default_value = "owners", value_name = "NAME")]
     pub report: String,
-    #[arg(long, default_value = "last-week")]
+    /// The period reported: ISO week (2026-W46), date range (2026-11-09..2026-11-16, end exclusive) or last-week.
+    #[arg(long, default_value = "last-week", value_name = "PERIOD")]
     pub period: String,
     /// Send only to these owners' addresses.
-    #[arg(long = "to")]
+    #[arg(long = "to", value_name = "ADDRESS")]
     pub to: Vec<String>,
     /// Write to this outbox folder instead of the configured delivery.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub outbox: Option<PathBuf>,
     /// Compute and render but deliver nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Where pulled pages are cached between runs.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
 }
 

@@ -22,7 +22,8 @@ pub const EMBEDDED_NAME: &str = "<embedded config/baton.toml>";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{file}: cannot read: {source}")]
+    // The io error is the source, not part of the message: `{:#}` prints the chain once.
+    #[error("{file}: cannot read")]
     Read {
         file: String,
         source: std::io::Error,
@@ -82,8 +83,14 @@ impl Config {
 
     /// Parses and validates TOML text; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
-        let de = toml::Deserializer::parse(text)
-            .map_err(|e| ConfigError::invalid(file, "(syntax)", e.message().to_string()))?;
+        let de = toml::Deserializer::parse(text).map_err(|e| {
+            let at = e.span().map(|s| line_column(text, s.start));
+            let message = match at {
+                Some((line, column)) => format!("line {line}, column {column}: {}", e.message()),
+                None => e.message().to_string(),
+            };
+            ConfigError::invalid(file, "(syntax)", message)
+        })?;
         let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let message = e.into_inner().message().to_string();
@@ -108,6 +115,63 @@ impl Config {
                 "report.trend_weeks".into(),
                 "must be between 1 and 104".into(),
             );
+        }
+        let numbers: [(&str, f64, std::ops::RangeInclusive<f64>, &str); 5] = [
+            (
+                "explain.fdr",
+                self.explain.fdr,
+                0.0..=0.5,
+                "a false-discovery rate between 0 and 0.5 (0.05 is usual)",
+            ),
+            (
+                "explain.min_segment_size",
+                self.explain.min_segment_size as f64,
+                1.0..=f64::MAX,
+                "at least 1 conversation",
+            ),
+            (
+                "explain.max_drivers",
+                self.explain.max_drivers as f64,
+                1.0..=100.0,
+                "between 1 and 100",
+            ),
+            (
+                "ai.unsafe_escalation_below",
+                self.ai.unsafe_escalation_below,
+                0.0..=1.0,
+                "a rate between 0 and 1",
+            ),
+            (
+                "ai.unsafe_sentiment_below",
+                self.ai.unsafe_sentiment_below,
+                -1.0..=1.0,
+                "a sentiment between -1 and 1",
+            ),
+        ];
+        for (key, value, range, expected) in numbers {
+            if !range.contains(&value) {
+                return bad(
+                    key.into(),
+                    format!("{value} is out of range: expected {expected}"),
+                );
+            }
+        }
+        if self.report.max_rows_inline == 0 {
+            return bad("report.max_rows_inline".into(), "must be at least 1".into());
+        }
+        if self.delivery.max_attempts == 0 {
+            return bad("delivery.max_attempts".into(), "must be at least 1".into());
+        }
+        for (cause, branch) in &self.tree {
+            if !(branch.alert_threshold_pp.is_finite() && branch.alert_threshold_pp >= 0.0) {
+                return bad(
+                    format!("tree.{cause}.alert_threshold_pp"),
+                    format!(
+                        "{} is out of range: expected percentage points, 0 or more",
+                        branch.alert_threshold_pp
+                    ),
+                );
+            }
         }
         if !(0.0..=1.0).contains(&self.report.quarantine_threshold) {
             return bad(
@@ -183,6 +247,14 @@ impl Config {
     pub fn tier(&self, team: &str) -> u32 {
         self.teams.get(team).map(|t| t.tier).unwrap_or(1)
     }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, column)
 }
 
 fn check_person(file: &str, key: &str, p: &PersonConfig) -> Result<(), ConfigError> {

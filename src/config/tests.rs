@@ -93,3 +93,83 @@ fn smtp_tls_mismatch_and_plain_remote_are_refused() {
         Some("smtp.port")
     );
 }
+
+#[test]
+fn out_of_range_numbers_are_named() {
+    let cases = [
+        ("fdr = 0.05", "fdr = 1.5", "explain.fdr"),
+        ("fdr = 0.05", "fdr = -0.1", "explain.fdr"),
+        ("max_drivers = 5", "max_drivers = 0", "explain.max_drivers"),
+        (
+            "unsafe_escalation_below = 0.10",
+            "unsafe_escalation_below = 2.0",
+            "ai.unsafe_escalation_below",
+        ),
+        (
+            "unsafe_sentiment_below = -0.2",
+            "unsafe_sentiment_below = -3",
+            "ai.unsafe_sentiment_below",
+        ),
+        (
+            "alert_threshold_pp = 2.0",
+            "alert_threshold_pp = -1.0",
+            "tree.routing.alert_threshold_pp",
+        ),
+    ];
+    for (from, to, key) in cases {
+        let text = EMBEDDED_DEFAULT.replacen(from, to, 1);
+        assert_ne!(text, EMBEDDED_DEFAULT, "{from} not found");
+        let err = Config::parse(&text, FILE).unwrap_err();
+        assert_eq!(err.key(), Some(key), "{to}: {err}");
+        assert!(err.to_string().contains("out of range"), "{err}");
+    }
+}
+
+#[test]
+fn typed_values_are_parsed_at_load_and_bad_ones_named() {
+    let cfg = Config::embedded().unwrap();
+    assert_eq!(cfg.schedules[0].cron.as_str(), "0 9 * * Mon");
+    assert_eq!(cfg.schedules[0].report, crate::domain::ReportKind::Owners);
+    assert!(cfg
+        .report
+        .dimensions
+        .contains(&crate::domain::Dimension::Topic));
+    let cases = [
+        (
+            "dimensions = [\"team\"",
+            "dimensions = [\"region\"",
+            "report.dimensions[0]",
+        ),
+        (
+            "report = \"owners\"",
+            "report = \"weekly\"",
+            "schedules[0].report",
+        ),
+        (
+            "email = \"support-ops@example.com\"",
+            "email = \"support-ops at example\"",
+            "tree.routing.owner.email",
+        ),
+    ];
+    for (from, to, key) in cases {
+        let text = EMBEDDED_DEFAULT.replacen(from, to, 1);
+        assert_ne!(text, EMBEDDED_DEFAULT, "{from} not found");
+        let err = Config::parse(&text, FILE).unwrap_err();
+        assert_eq!(err.key(), Some(key), "{to}: {err}");
+    }
+}
+
+#[test]
+fn a_syntax_error_gives_line_and_column() {
+    let err =
+        Config::parse("[report]\ntime_zone = \"UTC\"\ntrend_weeks = = 3\n", FILE).unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("line 3, column 15"), "{msg}");
+}
+
+#[test]
+fn an_unreadable_file_says_so_once() {
+    let err = Config::load(std::path::Path::new("/nonexistent/baton.toml")).unwrap_err();
+    let chain = format!("{:#}", anyhow::Error::from(err));
+    assert_eq!(chain.matches("No such file").count(), 1, "{chain}");
+}

@@ -22,7 +22,7 @@ pub struct Config {
     pub teams: BTreeMap<String, TeamConfig>,
     #[serde(default)]
     pub causes: CausesConfig,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tree")]
     pub tree: BTreeMap<Cause, BranchConfig>,
     #[serde(default)]
     pub ai: AiConfig,
@@ -117,6 +117,31 @@ pub struct BranchConfig {
     pub levers: Vec<String>,
     #[serde(default = "default_alert_pp")]
     pub alert_threshold_pp: f64,
+}
+
+/// `[tree.*]` as a table with one field per branch, so a bad value deep inside is reported
+/// at `tree.routing.owner.email` (serde_path_to_error cannot name an enum map key) and an
+/// unknown branch is an error naming it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TreeTable {
+    routing: Option<BranchConfig>,
+    skill: Option<BranchConfig>,
+    escalation: Option<BranchConfig>,
+    channel: Option<BranchConfig>,
+}
+
+fn tree<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<Cause, BranchConfig>, D::Error> {
+    let t = TreeTable::deserialize(d)?;
+    Ok([
+        (Cause::Routing, t.routing),
+        (Cause::Skill, t.skill),
+        (Cause::Escalation, t.escalation),
+        (Cause::Channel, t.channel),
+    ]
+    .into_iter()
+    .filter_map(|(c, b)| Some((c, b?)))
+    .collect())
 }
 
 fn default_alert_pp() -> f64 {
