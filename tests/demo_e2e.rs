@@ -97,3 +97,77 @@ async fn demo_writes_one_message_per_owner_with_their_numbers() {
     assert_eq!(again.delivery.sent(), 0);
     assert_eq!(again.delivery.already_delivered(), 4);
 }
+
+/// A period the data does not cover sends nothing (no page of dashes), fails the run with
+/// exit 1, and says which span the data covers.
+#[test]
+fn a_period_without_conversations_sends_nothing_and_says_what_the_data_covers() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export.csv");
+    std::fs::write(
+        &export,
+        "conversation_id,at,event,agent,team,channel\n\
+         c1,2026-11-10T09:00:00Z,created,,,chat\n\
+         c1,2026-11-10T09:01:00Z,assigned,ann,Billing,chat\n\
+         c1,2026-11-10T10:00:00Z,resolved,,,chat\n",
+    )
+    .unwrap();
+    let url = format!("file://{}", export.display());
+    let cfg = dir.path().join("baton.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{}\n[sources.f]\nkind = \"canonical\"\nurl = \"{url}\"\n",
+            include_str!("../config/baton.toml")
+        ),
+    )
+    .unwrap();
+    let outbox = dir.path().join("outbox");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["run", "--period", "2027-W10", "--config"])
+        .arg(&cfg)
+        .arg("--outbox")
+        .arg(&outbox)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no conversations were resolved in 2027-W10"),
+        "{err}"
+    );
+    assert!(
+        err.contains("The data covers 2026-11-10 09:00 UTC to 2026-11-10 10:00 UTC (3 events)"),
+        "{err}"
+    );
+    let emls = std::fs::read_dir(&outbox)
+        .map(|d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "eml")
+            })
+            .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(emls, 0, "nothing is written for an empty period");
+
+    // The same export on the week it covers goes out: the guard is about the period only.
+    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["run", "--period", "2026-W46", "--config"])
+        .arg(&cfg)
+        .arg("--outbox")
+        .arg(&outbox)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}

@@ -29,6 +29,9 @@ use std::time::{Duration, Instant};
 pub enum RunError {
     #[error("no [sources] are configured: add one (see docs/sources.md), or try `baton demo`")]
     NoSources,
+    /// Nothing to report: sending every owner a page of dashes would look like a quiet week.
+    #[error("no conversations were resolved in {period}; nothing was sent. {covered}")]
+    EmptyPeriod { period: String, covered: String },
     #[error("cannot read {input}: {reason}")]
     Input { input: String, reason: String },
     #[error("no source `{name}` in the config (sources: {known})")]
@@ -180,6 +183,26 @@ async fn run_stages(
         Err(RunError::Explain(ExplainError::Empty { .. })) => None,
         Err(e) => return Err(e.into()),
     };
+    if metrics.overall.measures.conversations == 0 {
+        return Err(RunError::EmptyPeriod {
+            period: format!(
+                "{} ({} to {}, {})",
+                period.label(),
+                period.start_date(),
+                period.end_date(),
+                period.tz().name()
+            ),
+            covered: match pulled.span()? {
+                Some((a, b)) => format!(
+                    "The data covers {} to {} ({} events): pick a period inside it.",
+                    a.format("%Y-%m-%d %H:%M UTC"),
+                    b.format("%Y-%m-%d %H:%M UTC"),
+                    pulled.ingested.events.height()
+                ),
+                None => "The sources gave no events at all.".into(),
+            },
+        });
+    }
     let views = steps::owner_views(cfg, &metrics, explanation.as_ref());
     let messages = steps::render(cfg, &views, req.report, period, &req.recipients)?;
     let destination = Destination::from_config(cfg, req.outbox.clone(), req.dry_run);
