@@ -13,6 +13,7 @@ pub mod deliver;
 pub mod demo;
 pub mod domain;
 pub mod explain;
+pub mod format;
 pub mod ingest;
 pub mod metrics;
 pub mod offload;

@@ -119,7 +119,7 @@ pub fn describe(s: &RunSummary) -> String {
         s.period.tz().name(),
         m.measures.conversations,
         s.events,
-        crate::report::format::pct(m.measures.handoff_rate),
+        crate::format::pct(m.measures.handoff_rate),
     );
     if let Some(dir) = &s.outbox {
         let shown = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());

@@ -3,21 +3,10 @@
 use super::{Measures, MetricsReport};
 use crate::domain::Cause;
 
-fn pct(x: Option<f64>) -> String {
-    x.map(|v| format!("{:.1} %", 100.0 * v))
-        .unwrap_or_else(|| "-".into())
-}
-
-fn num(x: Option<f64>, digits: usize) -> String {
-    x.map(|v| format!("{v:.digits$}"))
-        .unwrap_or_else(|| "-".into())
-}
+use crate::format::{count, num, pct, pp};
 
 fn delta_pp(now: Option<f64>, before: Option<f64>) -> String {
-    match (now, before) {
-        (Some(a), Some(b)) => format!("{:+.1} pp", 100.0 * (a - b)),
-        _ => "-".into(),
-    }
+    pp(crate::format::change_pp(now, before))
 }
 
 /// A readable summary: headline measures now and before, causes, then the top segments.
@@ -33,60 +22,41 @@ pub fn render_table(r: &MetricsReport) -> String {
         "{:<28} {:>12} {:>12} {:>10}\n",
         "measure", r.period.label, r.previous_period.label, "change"
     ));
-    let rows: Vec<(&str, Option<f64>, Option<f64>, bool)> = vec![
+    // (name, now, before, kind): 0 a count, 1 a rate, 2 a quantity with decimals.
+    let rows: Vec<(&str, Option<f64>, Option<f64>, u8)> = vec![
         (
             "conversations resolved",
             Some(m.conversations as f64),
             Some(p.conversations as f64),
-            false,
+            0,
         ),
         (
             "ticket volume (created)",
             Some(m.ticket_volume as f64),
             Some(p.ticket_volume as f64),
-            false,
+            0,
         ),
-        ("handoff rate", m.handoff_rate, p.handoff_rate, true),
+        ("handoff rate", m.handoff_rate, p.handoff_rate, 1),
         (
             "handoffs per conversation",
             m.handoffs_per_conversation,
             p.handoffs_per_conversation,
-            false,
+            2,
         ),
-        (
-            "bouncing share (3+)",
-            m.bouncing_share,
-            p.bouncing_share,
-            true,
-        ),
-        ("first contact resolution", m.fcr_rate, p.fcr_rate, true),
+        ("bouncing share (3+)", m.bouncing_share, p.bouncing_share, 1),
+        ("first contact resolution", m.fcr_rate, p.fcr_rate, 1),
         (
             "time lost (hours)",
             Some(m.time_lost_hours),
             Some(p.time_lost_hours),
-            false,
+            2,
         ),
-        (
-            "time lost share",
-            m.time_lost_share,
-            p.time_lost_share,
-            true,
-        ),
-        (
-            "avoidable share",
-            m.avoidable_share,
-            p.avoidable_share,
-            true,
-        ),
-        (
-            "escalation rate",
-            m.escalation_rate,
-            p.escalation_rate,
-            true,
-        ),
+        ("time lost share", m.time_lost_share, p.time_lost_share, 1),
+        ("avoidable share", m.avoidable_share, p.avoidable_share, 1),
+        ("escalation rate", m.escalation_rate, p.escalation_rate, 1),
     ];
-    for (name, a, b, is_rate) in rows {
-        if is_rate {
+    for (name, a, b, kind) in rows {
+        if kind == 1 {
             out.push_str(&format!(
                 "{:<28} {:>12} {:>12} {:>10}\n",
                 name,
@@ -95,15 +65,13 @@ pub fn render_table(r: &MetricsReport) -> String {
                 delta_pp(a, b)
             ));
         } else {
-            let d = match (a, b) {
-                (Some(x), Some(y)) => format!("{:+.2}", x - y),
-                _ => "-".into(),
-            };
+            let digits = usize::from(kind);
+            let d = crate::format::signed(a.zip(b).map(|(x, y)| x - y), digits, "");
             out.push_str(&format!(
                 "{:<28} {:>12} {:>12} {:>10}\n",
                 name,
-                num(a, 2),
-                num(b, 2),
+                num(a, digits),
+                num(b, digits),
                 d
             ));
         }
@@ -111,8 +79,8 @@ pub fn render_table(r: &MetricsReport) -> String {
     out.push_str(&format!(
         "band: {}   backlog: {}   quarantined rows: {}\n\n",
         m.band.map(|b| b.label()).unwrap_or("-"),
-        r.overall.backlog,
-        r.overall.quarantined_rows
+        count(r.overall.backlog),
+        count(r.overall.quarantined_rows as i64)
     ));
     out.push_str(&format!(
         "{:<12} {:>9} {:>10} {:>10} {:>10}\n",
@@ -125,7 +93,7 @@ pub fn render_table(r: &MetricsReport) -> String {
         out.push_str(&format!(
             "{:<12} {:>9} {:>10} {:>10} {:>10}\n",
             c.as_str(),
-            h,
+            count(h),
             pct(a),
             pct(b),
             delta_pp(a, b)
@@ -141,7 +109,7 @@ pub fn render_table(r: &MetricsReport) -> String {
             out.push_str(&format!(
                 "{:<24} {:>8} {:>10} {:>10} {:>10}\n",
                 name,
-                s.measures.conversations,
+                count(s.measures.conversations),
                 pct(s.measures.handoff_rate),
                 pct(s.previous.handoff_rate),
                 delta_pp(s.measures.handoff_rate, s.previous.handoff_rate)

@@ -6,7 +6,7 @@
 //! [`check_templates`] for `baton check`.
 
 mod csv;
-pub mod format;
+pub use crate::format;
 mod render;
 mod sample;
 mod view;

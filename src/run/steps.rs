@@ -290,8 +290,8 @@ pub fn render(
                 format!(
                     "{} {} ({})",
                     b.cause,
-                    crate::report::format::pct(b.rate),
-                    crate::report::format::pp(b.change_pp)
+                    crate::format::pct(b.rate),
+                    crate::format::pp(b.change_pp)
                 )
             })
             .collect::<Vec<_>>()

@@ -1,6 +1,7 @@
 //! How numbers read in human output: percentages, signed percentage-point changes with an
-//! arrow (never colour alone), counts and hours. One place, so the subject, the HTML and the
-//! text part agree; the same functions are the templates' filters.
+//! arrow (never colour alone), counts and hours with thousands separators. One place, below
+//! every stage, so the terminal tables, the subject, the HTML and the text part agree; the
+//! same functions are the templates' filters.
 
 /// Shown where a number does not exist (no conversations, no previous period).
 pub const MISSING: &str = "–";
@@ -37,9 +38,9 @@ pub fn signed(x: Option<f64>, digits: usize, unit: &str) -> String {
             if r == 0.0 {
                 format!("{:.*}{unit}", digits, 0.0)
             } else if r > 0.0 {
-                format!("+{r:.digits$}{unit}")
+                format!("+{}{unit}", group(&format!("{r:.digits$}")))
             } else {
-                format!("{r:.digits$}{unit}")
+                format!("{}{unit}", group(&format!("{r:.digits$}")))
             }
         }
         _ => MISSING.into(),
@@ -89,12 +90,42 @@ pub fn arrow(x: Option<f64>) -> &'static str {
     arrow_at(x, 1)
 }
 
-/// A plain number with `digits` decimals.
+/// A number with `digits` decimals and thousands separators: `9,519.3`.
 pub fn num(x: Option<f64>, digits: usize) -> String {
     match x {
-        Some(v) if v.is_finite() => format!("{v:.digits$}"),
+        Some(v) if v.is_finite() => group(&format!("{v:.digits$}")),
         _ => MISSING.into(),
     }
+}
+
+/// A count with thousands separators: `250,991`.
+pub fn count(n: i64) -> String {
+    group(&n.to_string())
+}
+
+/// Inserts `,` every three digits of the integer part of a formatted number.
+fn group(formatted: &str) -> String {
+    let (sign, rest) = match formatted.strip_prefix('-') {
+        Some(r) => ("-", r),
+        None => ("", formatted),
+    };
+    let (int, frac) = match rest.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (rest, None),
+    };
+    let mut out = String::with_capacity(formatted.len() + int.len() / 3);
+    out.push_str(sign);
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if let Some(f) = frac {
+        out.push('.');
+        out.push_str(f);
+    }
+    out
 }
 
 /// Change between two fractions in percentage points.
@@ -158,6 +189,12 @@ mod tests {
         assert_eq!(signed(Some(12.0), 0, ""), "+12");
         assert_eq!(signed(Some(-3.46), 1, " h"), "-3.5 h");
         assert_eq!(pct(Some(f64::NAN)), "–");
+        assert_eq!(num(Some(9519.34), 1), "9,519.3");
+        assert_eq!(num(Some(-1234567.0), 0), "-1,234,567");
+        assert_eq!(num(Some(999.0), 2), "999.00");
+        assert_eq!(count(250991), "250,991");
+        assert_eq!(count(-5), "-5");
+        assert_eq!(count(0), "0");
     }
 
     #[test]
