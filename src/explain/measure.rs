@@ -4,7 +4,7 @@
 use super::cells::Model;
 use crate::config::Config;
 use crate::domain::Cause;
-use crate::metrics::fact;
+use crate::metrics::measures::Count;
 use polars::prelude::*;
 use serde::Serialize;
 use std::fmt;
@@ -79,8 +79,11 @@ impl Metric {
         }
     }
 
+    /// Numerator and denominator of each conversation, made of the per-conversation terms the
+    /// metrics aggregations sum ([`Count::term`]), so both stages count the same things;
+    /// `tests/measures_agree.rs` checks the rates agree.
     pub(crate) fn definition(self, cfg: &Config) -> Definition {
-        let f = |e: Expr| e.cast(DataType::Float64);
+        let f = |c: Count| c.term().cast(DataType::Float64);
         let branches = self.branches(cfg);
         let sum = |parts: &[Expr]| {
             parts
@@ -91,17 +94,10 @@ impl Metric {
         };
         match self {
             Metric::HandoffRate => {
-                let parts: Vec<Expr> = branches
-                    .iter()
-                    .map(|c| {
-                        f(col(fact::FIRST_CAUSE)
-                            .eq(lit(c.as_str()))
-                            .fill_null(lit(false)))
-                    })
-                    .collect();
+                let parts: Vec<Expr> = branches.iter().map(|c| f(Count::FirstCause(*c))).collect();
                 Definition::tree(
                     Model::Binomial,
-                    lit(1.0),
+                    f(Count::Conversations),
                     sum(&parts),
                     parts,
                     None,
@@ -111,22 +107,22 @@ impl Metric {
             Metric::AvoidableShare => {
                 let parts: Vec<Expr> = branches
                     .iter()
-                    .map(|c| f(col(fact::handoffs_of(*c))))
+                    .map(|c| f(Count::CauseHandoffs(*c)))
                     .collect();
                 Definition::tree(
                     Model::Ratio,
-                    f(col(fact::HANDOFFS)),
+                    f(Count::Handoffs),
                     sum(&parts),
                     parts,
                     // Conversations without handoffs add nothing to either side.
-                    Some(col(fact::HANDOFFS).gt(lit(0))),
+                    Some(Count::WithHandoff.term()),
                     branches,
                 )
             }
             Metric::FcrRate => Definition::tree(
                 Model::Binomial,
-                lit(1.0),
-                f(col(fact::FCR)),
+                f(Count::Conversations),
+                f(Count::Fcr),
                 vec![],
                 None,
                 vec![],
@@ -134,10 +130,10 @@ impl Metric {
             // Hours, so sums of squares stay in a comfortable range; the ratio is unit-free.
             Metric::TimeLostShare => Definition::tree(
                 Model::Ratio,
-                f(col(fact::DURATION_US)) / lit(3.6e9),
-                f(col(fact::WAIT_US)) / lit(3.6e9),
+                f(Count::DurationUs) / lit(3.6e9),
+                f(Count::WaitUs) / lit(3.6e9),
                 vec![],
-                Some(col(fact::DURATION_US).is_not_null()),
+                Some(Count::DurationUs.term().is_not_null()),
                 vec![],
             ),
         }

@@ -1,7 +1,13 @@
 //! One definition of every measure (METRICS.md sections 3, 5 and 6), as aggregation expressions
 //! over the facts frame; the same expressions serve overall, per segment and per period.
+//!
+//! Every aggregation is a variant of [`Count`] or [`Real`]: the variant gives both the
+//! expression (and the column it is stored under) and the typed read of that column, so the
+//! frame is never read by a name that no aggregation produces, and a column missing from it is
+//! an error ([`MetricsError::MissingAggregate`]), never a silent 0.
 
 use super::facts::fact;
+use super::MetricsError;
 use crate::domain::Cause;
 use polars::prelude::*;
 use serde::Serialize;
@@ -18,77 +24,271 @@ fn only(cond: Expr, value: Expr) -> Expr {
         .otherwise(lit(NULL))
 }
 
+/// The rows an aggregation runs over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Over {
+    /// Conversations resolved in the period (the set C).
+    Resolved,
+    /// Handoffs of those conversations.
+    Handoffs,
+    /// Conversations created in the period.
+    Created,
+}
+
+/// An integer aggregation (a count or a sum of integers). Null in a cell reads as 0: the outer
+/// joins of resolved, handoff and created cells leave nulls where a side has no rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Count {
+    Conversations,
+    WithHandoff,
+    Handoffs,
+    /// Conversations with exactly 0, 1, 2 and 3 or more handoffs.
+    NoHandoff,
+    OneHandoff,
+    TwoHandoffs,
+    ThreeOrMoreHandoffs,
+    Fcr,
+    Reopened,
+    WaitUs,
+    DurationUs,
+    Avoidable,
+    AutomationMoves,
+    Escalated,
+    AiInvolved,
+    AiHanded,
+    AiResolved,
+    SentimentBeforeN,
+    PostHandoverClean,
+    BreachResolved,
+    BreachHanded,
+    /// Conversations whose first handoff has this cause.
+    FirstCause(Cause),
+    /// Handoffs of this cause.
+    CauseHandoffs(Cause),
+    /// Conversations created in the period (the ticket volume).
+    Created,
+}
+
+/// A real aggregation. Null reads as None: a mean or median over no rows has no value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Real {
+    FirstResponseMean,
+    FirstResponseMedian,
+    ResolutionMean,
+    ResolutionMedian,
+    AiToHandoverMedian,
+    SentimentBeforeSum,
+    AiResolvedLastSentiment,
+    /// Median wait after a handoff, in minutes.
+    WaitMedian,
+}
+
+fn minutes_between(a: &str, b: &str) -> Expr {
+    (col(b) - col(a)).cast(DataType::Float64) / lit(US_PER_MIN)
+}
+
+fn ai_handed() -> Expr {
+    col(fact::AI_INVOLVED).and(col(fact::AI_HANDED_OVER))
+}
+
+impl Count {
+    /// Every count, in the order of the aggregated columns.
+    pub fn all() -> Vec<Count> {
+        use Count::*;
+        let mut v = vec![
+            Conversations,
+            WithHandoff,
+            Handoffs,
+            NoHandoff,
+            OneHandoff,
+            TwoHandoffs,
+            ThreeOrMoreHandoffs,
+            Fcr,
+            Reopened,
+            WaitUs,
+            DurationUs,
+            Avoidable,
+            AutomationMoves,
+            Escalated,
+            AiInvolved,
+            AiHanded,
+            AiResolved,
+            SentimentBeforeN,
+            PostHandoverClean,
+            BreachResolved,
+            BreachHanded,
+        ];
+        for c in Cause::ALL {
+            v.push(FirstCause(c));
+            v.push(CauseHandoffs(c));
+        }
+        v.push(Created);
+        v
+    }
+
+    /// The column the aggregation is stored under.
+    pub fn name(self) -> String {
+        use Count::*;
+        match self {
+            Conversations => "conversations".into(),
+            WithHandoff => "with_handoff".into(),
+            Handoffs => "handoffs".into(),
+            NoHandoff => "h0".into(),
+            OneHandoff => "h1".into(),
+            TwoHandoffs => "h2".into(),
+            ThreeOrMoreHandoffs => "h3".into(),
+            Fcr => "fcr".into(),
+            Reopened => "reopened".into(),
+            WaitUs => "wait_us".into(),
+            DurationUs => "duration_us".into(),
+            Avoidable => "avoidable".into(),
+            AutomationMoves => "automation_moves".into(),
+            Escalated => "escalated".into(),
+            AiInvolved => "ai_involved".into(),
+            AiHanded => "ai_handed".into(),
+            AiResolved => "ai_resolved".into(),
+            SentimentBeforeN => "sent_before_n".into(),
+            PostHandoverClean => "post_handover_clean".into(),
+            BreachResolved => "breach_resolved".into(),
+            BreachHanded => "breach_handed".into(),
+            FirstCause(c) => format!("first_{}", c.as_str()),
+            CauseHandoffs(c) => fact::handoffs_of(c),
+            Created => "volume".into(),
+        }
+    }
+
+    pub fn over(self) -> Over {
+        match self {
+            Count::Created => Over::Created,
+            _ => Over::Resolved,
+        }
+    }
+
+    /// What one conversation adds to the count: the count is the sum of this over the rows
+    /// (`explain` splits the same terms across segments, see `explain::measure`).
+    pub fn term(self) -> Expr {
+        use Count::*;
+        let h = || col(fact::HANDOFFS);
+        match self {
+            Conversations | Created => lit(1i64),
+            WithHandoff => h().gt_eq(lit(1)),
+            Handoffs => h(),
+            NoHandoff => h().eq(lit(0)),
+            OneHandoff => h().eq(lit(1)),
+            TwoHandoffs => h().eq(lit(2)),
+            ThreeOrMoreHandoffs => h().gt_eq(lit(3)),
+            Fcr => col(fact::FCR),
+            Reopened => col(fact::REOPENED),
+            WaitUs => col(fact::WAIT_US),
+            DurationUs => col(fact::DURATION_US),
+            Avoidable => col(fact::AVOIDABLE),
+            AutomationMoves => col(fact::AUTOMATION_MOVES),
+            Escalated => col(fact::handoffs_of(Cause::Escalation)).gt(lit(0)),
+            AiInvolved => col(fact::AI_INVOLVED),
+            AiHanded => ai_handed(),
+            AiResolved => col(fact::AI_RESOLVED),
+            SentimentBeforeN => only(ai_handed(), col(fact::SENTIMENT_BEFORE_N)),
+            PostHandoverClean => col(fact::POST_HANDOVER_CLEAN).and(col(fact::AI_INVOLVED)),
+            BreachResolved => col(fact::BREACH_RESOLVED),
+            BreachHanded => col(fact::BREACH_HANDED),
+            FirstCause(c) => col(fact::FIRST_CAUSE)
+                .eq(lit(c.as_str()))
+                .fill_null(lit(false)),
+            CauseHandoffs(c) => col(fact::handoffs_of(c)),
+        }
+    }
+
+    /// The aggregation, as an Int64 column named [`Count::name`].
+    pub fn agg(self) -> Expr {
+        let e = match self {
+            // Rows of the group (a literal summed in a group-by is not broadcast to its rows).
+            Count::Conversations | Count::Created => len(),
+            c => c.term().cast(DataType::Int64).sum(),
+        };
+        e.cast(DataType::Int64).alias(self.name())
+    }
+}
+
+impl Real {
+    /// Every real aggregation, in the order of the aggregated columns.
+    pub const ALL: [Real; 8] = [
+        Real::FirstResponseMean,
+        Real::FirstResponseMedian,
+        Real::ResolutionMean,
+        Real::ResolutionMedian,
+        Real::AiToHandoverMedian,
+        Real::SentimentBeforeSum,
+        Real::AiResolvedLastSentiment,
+        Real::WaitMedian,
+    ];
+
+    /// The column the aggregation is stored under.
+    pub fn name(self) -> &'static str {
+        match self {
+            Real::FirstResponseMean => "frt_mean",
+            Real::FirstResponseMedian => "frt_median",
+            Real::ResolutionMean => "res_mean",
+            Real::ResolutionMedian => "res_median",
+            Real::AiToHandoverMedian => "ai_to_handover_median",
+            Real::SentimentBeforeSum => "sent_before_sum",
+            Real::AiResolvedLastSentiment => "ai_resolved_last_sentiment",
+            Real::WaitMedian => "wait_median",
+        }
+    }
+
+    pub fn over(self) -> Over {
+        match self {
+            Real::WaitMedian => Over::Handoffs,
+            _ => Over::Resolved,
+        }
+    }
+
+    /// The aggregation, as a Float64 column named [`Real::name`].
+    pub fn agg(self) -> Expr {
+        let frt = || minutes_between(fact::CREATED_AT, fact::FIRST_RESPONSE_AT);
+        let hours = || col(fact::DURATION_US).cast(DataType::Float64) / lit(US_PER_HOUR);
+        let e = match self {
+            Real::FirstResponseMean => frt().mean(),
+            Real::FirstResponseMedian => frt().median(),
+            Real::ResolutionMean => hours().mean(),
+            Real::ResolutionMedian => hours().median(),
+            Real::AiToHandoverMedian => only(
+                ai_handed(),
+                col(fact::AI_TO_HANDOVER_US).cast(DataType::Float64) / lit(US_PER_MIN),
+            )
+            .median(),
+            Real::SentimentBeforeSum => only(ai_handed(), col(fact::SENTIMENT_BEFORE_SUM)).sum(),
+            Real::AiResolvedLastSentiment => {
+                only(col(fact::AI_RESOLVED), col(fact::LAST_SENTIMENT)).mean()
+            }
+            // Over the handoff rows, whose `wait_us` is the wait after that handoff.
+            Real::WaitMedian => (col("wait_us").cast(DataType::Float64) / lit(US_PER_MIN)).median(),
+        };
+        e.cast(DataType::Float64).alias(self.name())
+    }
+}
+
+/// The aggregations over `over`'s rows, one column per [`Count`] and [`Real`] of it.
+pub fn aggs(over: Over) -> Vec<Expr> {
+    let counts = Count::all().into_iter().filter(|c| c.over() == over);
+    let reals = Real::ALL.into_iter().filter(|r| r.over() == over);
+    counts.map(Count::agg).chain(reals.map(Real::agg)).collect()
+}
+
 /// Aggregations over conversations resolved in a period (the set C). The counts are kept so
 /// rates can be recomputed and explained; [`Measures::from_row`] turns them into measures.
 pub fn resolved_aggs() -> Vec<Expr> {
-    let n = |e: Expr| e.cast(DataType::Int64).sum();
-    let h = || col(fact::HANDOFFS);
-    let minutes = |a: &str, b: &str| (col(b) - col(a)).cast(DataType::Float64) / lit(US_PER_MIN);
-    let hours = (col(fact::DURATION_US)).cast(DataType::Float64) / lit(US_PER_HOUR);
-    let ai = || col(fact::AI_INVOLVED);
-    let handed = || col(fact::AI_HANDED_OVER);
-    let mut v = vec![
-        len().cast(DataType::Int64).alias("conversations"),
-        n(h().gt_eq(lit(1))).alias("with_handoff"),
-        h().sum().alias("handoffs"),
-        n(h().eq(lit(0))).alias("h0"),
-        n(h().eq(lit(1))).alias("h1"),
-        n(h().eq(lit(2))).alias("h2"),
-        n(h().gt_eq(lit(3))).alias("h3"),
-        n(col(fact::FCR)).alias("fcr"),
-        n(col(fact::REOPENED)).alias("reopened"),
-        col(fact::WAIT_US).sum().alias("wait_us"),
-        col(fact::DURATION_US).sum().alias("duration_us"),
-        col(fact::AVOIDABLE).sum().alias("avoidable"),
-        col(fact::AUTOMATION_MOVES).sum().alias("automation_moves"),
-        n(col(fact::handoffs_of(Cause::Escalation)).gt(lit(0))).alias("escalated"),
-        minutes(fact::CREATED_AT, fact::FIRST_RESPONSE_AT)
-            .mean()
-            .alias("frt_mean"),
-        minutes(fact::CREATED_AT, fact::FIRST_RESPONSE_AT)
-            .median()
-            .alias("frt_median"),
-        hours.clone().mean().alias("res_mean"),
-        hours.median().alias("res_median"),
-        n(ai()).alias("ai_involved"),
-        n(ai().and(handed())).alias("ai_handed"),
-        n(col(fact::AI_RESOLVED)).alias("ai_resolved"),
-        only(
-            ai().and(handed()),
-            col(fact::AI_TO_HANDOVER_US).cast(DataType::Float64) / lit(US_PER_MIN),
-        )
-        .median()
-        .alias("ai_to_handover_median"),
-        only(ai().and(handed()), col(fact::SENTIMENT_BEFORE_SUM))
-            .sum()
-            .alias("sent_before_sum"),
-        only(ai().and(handed()), col(fact::SENTIMENT_BEFORE_N))
-            .sum()
-            .alias("sent_before_n"),
-        n(col(fact::POST_HANDOVER_CLEAN).and(ai())).alias("post_handover_clean"),
-        only(col(fact::AI_RESOLVED), col(fact::LAST_SENTIMENT))
-            .mean()
-            .alias("ai_resolved_last_sentiment"),
-        n(col(fact::BREACH_RESOLVED)).alias("breach_resolved"),
-        n(col(fact::BREACH_HANDED)).alias("breach_handed"),
-    ];
-    for c in Cause::ALL {
-        v.push(
-            n(col(fact::FIRST_CAUSE)
-                .eq(lit(c.as_str()))
-                .fill_null(lit(false)))
-            .alias(format!("first_{}", c.as_str())),
-        );
-        v.push(col(fact::handoffs_of(c)).sum().alias(fact::handoffs_of(c)));
-    }
-    v
+    aggs(Over::Resolved)
 }
 
 /// Aggregations over handoff rows (joined to their conversation's period and segment).
 pub fn handoff_aggs() -> Vec<Expr> {
-    vec![(col("wait_us").cast(DataType::Float64) / lit(US_PER_MIN))
-        .median()
-        .alias("wait_median")]
+    aggs(Over::Handoffs)
+}
+
+/// Aggregations over conversations created in a period.
+pub fn created_aggs() -> Vec<Expr> {
+    aggs(Over::Created)
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Default)]
@@ -210,51 +410,92 @@ fn ratio(num: f64, den: f64) -> Option<f64> {
     (den > 0.0).then(|| num / den)
 }
 
-/// Reads one row of an aggregated frame by column name.
-pub struct Row<'a> {
+/// One row of a frame aggregated by [`resolved_aggs`], [`handoff_aggs`] and [`created_aggs`]
+/// (and joined on its keys). Reads are typed and checked: a column missing from the frame, or
+/// of another type than its aggregation makes, is an error naming the column.
+pub struct AggRow<'a> {
     df: &'a DataFrame,
     i: usize,
 }
 
-impl<'a> Row<'a> {
-    pub fn new(df: &'a DataFrame, i: usize) -> Row<'a> {
-        Row { df, i }
+impl<'a> AggRow<'a> {
+    pub fn new(df: &'a DataFrame, i: usize) -> AggRow<'a> {
+        AggRow { df, i }
     }
-    pub fn f(&self, name: &str) -> Option<f64> {
-        let c = self.df.column(name).ok()?;
-        let v = c.get(self.i).ok()?;
-        match v {
-            AnyValue::Null => None,
-            v => v.extract::<f64>(),
+
+    fn value(&self, name: &str, expected: &DataType) -> Result<AnyValue<'a>, MetricsError> {
+        let c = self
+            .df
+            .column(name)
+            .map_err(|_| MetricsError::MissingAggregate {
+                column: name.to_string(),
+                found: self
+                    .df
+                    .get_column_names()
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+        if c.dtype() != expected {
+            return Err(MetricsError::AggregateType {
+                column: name.to_string(),
+                found: c.dtype().to_string(),
+                expected: expected.to_string(),
+            });
+        }
+        Ok(c.get(self.i)?)
+    }
+
+    /// The count; 0 where the cell has no rows of its side (null after the outer joins).
+    pub fn count(&self, c: Count) -> Result<i64, MetricsError> {
+        Ok(self.int(&c.name())?.unwrap_or(0))
+    }
+
+    /// The real aggregation; None where it has no value (a mean over no rows).
+    pub fn real(&self, r: Real) -> Result<Option<f64>, MetricsError> {
+        match self.value(r.name(), &DataType::Float64)? {
+            AnyValue::Null => Ok(None),
+            v => Ok(v.extract::<f64>()),
         }
     }
-    pub fn i(&self, name: &str) -> i64 {
-        self.f(name).map(|x| x.round() as i64).unwrap_or(0)
+
+    /// An Int64 key column (the period index); None where null.
+    pub fn int(&self, name: &str) -> Result<Option<i64>, MetricsError> {
+        match self.value(name, &DataType::Int64)? {
+            AnyValue::Null => Ok(None),
+            v => Ok(v.extract::<i64>()),
+        }
     }
-    pub fn s(&self, name: &str) -> Option<String> {
-        let c = self.df.column(name).ok()?;
-        match c.get(self.i).ok()? {
-            AnyValue::String(s) => Some(s.to_string()),
-            AnyValue::StringOwned(s) => Some(s.to_string()),
-            AnyValue::Null => None,
-            other => Some(other.to_string()),
+
+    /// A String key column (a segment value); None where null.
+    pub fn text(&self, name: &str) -> Result<Option<String>, MetricsError> {
+        match self.value(name, &DataType::String)? {
+            AnyValue::Null => Ok(None),
+            AnyValue::String(s) => Ok(Some(s.to_string())),
+            AnyValue::StringOwned(s) => Ok(Some(s.to_string())),
+            v => Ok(Some(v.to_string())),
         }
     }
 }
 
 impl Measures {
-    /// Measures from one row of counts made by [`resolved_aggs`] and [`handoff_aggs`], plus
-    /// the volume created in the period.
-    pub fn from_row(r: &Row, ticket_volume: i64, ai_cfg: &crate::config::AiConfig) -> Measures {
-        let n = r.i("conversations");
+    /// Measures from one row of counts made by [`resolved_aggs`], [`handoff_aggs`] and
+    /// [`created_aggs`].
+    pub fn from_row(
+        r: &AggRow,
+        ai_cfg: &crate::config::AiConfig,
+    ) -> Result<Measures, MetricsError> {
+        use Count::*;
+        let n = r.count(Conversations)?;
         let nf = n as f64;
-        let handoffs = r.i("handoffs");
-        let wait_us = r.f("wait_us").unwrap_or(0.0);
-        let handoff_rate = ratio(r.i("with_handoff") as f64, nf);
+        let handoffs = r.count(Handoffs)?;
+        let wait_us = r.count(WaitUs)? as f64;
+        let handoff_rate = ratio(r.count(WithHandoff)? as f64, nf);
         let mut by_cause = BTreeMap::new();
         for c in Cause::ALL {
-            let first = r.i(&format!("first_{}", c.as_str()));
-            let hc = r.i(&fact::handoffs_of(c));
+            let first = r.count(FirstCause(c))?;
+            let hc = r.count(CauseHandoffs(c))?;
             by_cause.insert(
                 c,
                 CauseMeasures {
@@ -265,58 +506,59 @@ impl Measures {
                 },
             );
         }
-        let ai_n = r.i("ai_involved");
-        let handed = r.i("ai_handed");
+        let ai_n = r.count(AiInvolved)?;
+        let handed = r.count(AiHanded)?;
         let ai_escalation_rate = ratio(handed as f64, ai_n as f64);
-        let last_sent = r.f("ai_resolved_last_sentiment");
+        let last_sent = r.real(Real::AiResolvedLastSentiment)?;
         let unsafe_deflection = matches!((ai_escalation_rate, last_sent), (Some(e), Some(s)) if e < ai_cfg.unsafe_escalation_below && s < ai_cfg.unsafe_sentiment_below);
-        let breach_resolved = r.i("breach_resolved");
-        let breach_handed = r.i("breach_handed");
-        Measures {
+        let breach_resolved = r.count(BreachResolved)?;
+        let breach_handed = r.count(BreachHanded)?;
+        let three_plus = r.count(ThreeOrMoreHandoffs)?;
+        Ok(Measures {
             conversations: n,
-            ticket_volume,
+            ticket_volume: r.count(Created)?,
             handoff_rate,
             handoffs,
             handoffs_per_conversation: ratio(handoffs as f64, nf),
             handoff_distribution: Distribution {
-                zero: r.i("h0"),
-                one: r.i("h1"),
-                two: r.i("h2"),
-                three_plus: r.i("h3"),
+                zero: r.count(NoHandoff)?,
+                one: r.count(OneHandoff)?,
+                two: r.count(TwoHandoffs)?,
+                three_plus,
             },
-            bouncing_share: ratio(r.i("h3") as f64, nf),
-            fcr_rate: ratio(r.i("fcr") as f64, nf),
-            reopened: r.i("reopened"),
+            bouncing_share: ratio(three_plus as f64, nf),
+            fcr_rate: ratio(r.count(Fcr)? as f64, nf),
+            reopened: r.count(Reopened)?,
             time_lost_hours: wait_us / US_PER_HOUR,
-            time_lost_share: ratio(wait_us, r.f("duration_us").unwrap_or(0.0)),
+            time_lost_share: ratio(wait_us, r.count(DurationUs)? as f64),
             wait_per_handoff_minutes: MeanMedian {
                 mean: ratio(wait_us / US_PER_MIN, handoffs as f64),
-                median: r.f("wait_median"),
+                median: r.real(Real::WaitMedian)?,
             },
-            avoidable_share: ratio(r.i("avoidable") as f64, handoffs as f64),
-            escalation_rate: ratio(r.i("escalated") as f64, nf),
+            avoidable_share: ratio(r.count(Avoidable)? as f64, handoffs as f64),
+            escalation_rate: ratio(r.count(Escalated)? as f64, nf),
             band: handoff_rate.map(Band::of),
             by_cause,
             first_response_minutes: MeanMedian {
-                mean: r.f("frt_mean"),
-                median: r.f("frt_median"),
+                mean: r.real(Real::FirstResponseMean)?,
+                median: r.real(Real::FirstResponseMedian)?,
             },
             resolution_hours: MeanMedian {
-                mean: r.f("res_mean"),
-                median: r.f("res_median"),
+                mean: r.real(Real::ResolutionMean)?,
+                median: r.real(Real::ResolutionMedian)?,
             },
-            automation_moves: r.i("automation_moves"),
+            automation_moves: r.count(AutomationMoves)?,
             ai: AiMeasures {
                 conversations: ai_n,
                 ai_escalation_rate,
-                ai_resolution_rate: ratio(r.i("ai_resolved") as f64, ai_n as f64),
-                ai_time_to_handover_minutes: r.f("ai_to_handover_median"),
+                ai_resolution_rate: ratio(r.count(AiResolved)? as f64, ai_n as f64),
+                ai_time_to_handover_minutes: r.real(Real::AiToHandoverMedian)?,
                 sentiment_before_handover: ratio(
-                    r.f("sent_before_sum").unwrap_or(0.0),
-                    r.f("sent_before_n").unwrap_or(0.0),
+                    r.real(Real::SentimentBeforeSum)?.unwrap_or(0.0),
+                    r.count(SentimentBeforeN)? as f64,
                 ),
                 post_handover_resolution_rate: ratio(
-                    r.i("post_handover_clean") as f64,
+                    r.count(PostHandoverClean)? as f64,
                     handed as f64,
                 ),
                 ai_policy_breaches: PolicyBreaches {
@@ -328,6 +570,109 @@ impl Measures {
                 unsafe_deflection,
                 ai_resolved_last_sentiment: last_sent,
             },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    /// One row with a column for every aggregation: counts 1, reals 0.5.
+    fn full_row() -> DataFrame {
+        let mut cols: Vec<Column> = Count::all()
+            .into_iter()
+            .map(|c| Column::new(c.name().into(), [1i64]))
+            .collect();
+        cols.extend(
+            Real::ALL
+                .into_iter()
+                .map(|r| Column::new(r.name().into(), [0.5f64])),
+        );
+        DataFrame::new(1, cols).unwrap()
+    }
+
+    fn ai() -> crate::config::AiConfig {
+        Config::embedded().unwrap().ai
+    }
+
+    #[test]
+    fn every_column_the_reader_reads_is_an_aggregation_and_each_missing_one_is_an_error() {
+        let df = full_row();
+        let m = Measures::from_row(&AggRow::new(&df, 0), &ai()).unwrap();
+        assert_eq!((m.conversations, m.ticket_volume), (1, 1));
+        assert_eq!(m.first_response_minutes.median, Some(0.5));
+        // Every aggregation is read: without any one of them the row does not read.
+        for name in df.get_column_names_owned() {
+            let without = df.drop(&name).unwrap();
+            match Measures::from_row(&AggRow::new(&without, 0), &ai()) {
+                Err(MetricsError::MissingAggregate { column, found }) => {
+                    assert_eq!(column, name.as_str());
+                    assert!(!found.split(", ").any(|c| c == name.as_str()), "{found}");
+                }
+                other => panic!("without `{name}`: {other:?}"),
+            }
         }
+    }
+
+    #[test]
+    fn a_column_of_another_type_is_an_error_and_nulls_mean_no_rows() {
+        let mut df = full_row();
+        df.with_column(Column::new("h0".into(), [1.0f64])).unwrap();
+        let err = Measures::from_row(&AggRow::new(&df, 0), &ai()).unwrap_err();
+        assert!(
+            matches!(&err, MetricsError::AggregateType { column, .. } if column == "h0"),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains("`h0` is f64, expected i64"),
+            "{err}"
+        );
+
+        let mut df = full_row();
+        df.with_column(Column::new("h0".into(), [None::<i64>]))
+            .unwrap();
+        df.with_column(Column::new("frt_mean".into(), [None::<f64>]))
+            .unwrap();
+        let r = AggRow::new(&df, 0);
+        assert_eq!(r.count(Count::NoHandoff).unwrap(), 0);
+        assert_eq!(r.real(Real::FirstResponseMean).unwrap(), None);
+    }
+
+    /// The columns the expressions make are the ones the reader expects, with their types.
+    #[test]
+    fn the_aggregations_make_what_the_reader_reads() {
+        use crate::ingest::{normalise, rows_to_frame, Author, EventKind, EventRow, OwnerKind};
+        let t0 = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let at = |m: i64| t0 + chrono::Duration::minutes(m);
+        let mut rows = vec![EventRow::new("c1", at(0), EventKind::Created)];
+        for (m, team) in [(1, "Billing"), (10, "General Support")] {
+            let mut a = EventRow::new("c1", at(m), EventKind::Assigned);
+            a.team = Some(team.into());
+            a.agent = Some(format!("{team} agent"));
+            a.owner_kind = Some(OwnerKind::Human);
+            rows.push(a);
+        }
+        let mut reply = EventRow::new("c1", at(20), EventKind::Message);
+        reply.author = Some(Author::Agent);
+        rows.push(reply);
+        rows.push(EventRow::new("c1", at(60), EventKind::Resolved));
+        let events = normalise(rows_to_frame(&rows).unwrap(), &Default::default(), None)
+            .unwrap()
+            .events;
+        let f = super::super::FactTables::build(&events, &Config::embedded().unwrap()).unwrap();
+        let select = |df: &DataFrame, aggs: Vec<Expr>| df.clone().lazy().select(aggs).collect();
+        let mut df = select(&f.conversations, resolved_aggs()).unwrap();
+        df.hstack_mut(select(&f.handoffs, handoff_aggs()).unwrap().columns())
+            .unwrap();
+        df.hstack_mut(select(&f.conversations, created_aggs()).unwrap().columns())
+            .unwrap();
+        assert_eq!(df.width(), full_row().width(), "{:?}", df.schema());
+        let m = Measures::from_row(&AggRow::new(&df, 0), &ai()).unwrap();
+        assert_eq!((m.conversations, m.handoffs, m.ticket_volume), (1, 1, 1));
+        assert_eq!(m.wait_per_handoff_minutes.median, Some(10.0));
+        // No AI: its median is a median over no rows.
+        assert_eq!(m.ai.ai_time_to_handover_minutes, None);
     }
 }

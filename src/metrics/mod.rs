@@ -17,7 +17,7 @@ pub use table::render_table;
 
 use crate::config::Config;
 use crate::domain::{Period, PeriodJson};
-use measures::Row;
+use measures::AggRow;
 use polars::prelude::*;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -29,6 +29,15 @@ pub enum MetricsError {
     Polars(#[from] PolarsError),
     #[error("unknown dimension `{0}` (expected team, channel, topic or agent)")]
     UnknownDimension(String),
+    /// A bug, not bad input: the aggregations and the reader of their columns disagree.
+    #[error("the aggregated metrics have no column `{column}` (columns: {found}); this is a bug in baton, please report it")]
+    MissingAggregate { column: String, found: String },
+    #[error("aggregated metrics column `{column}` is {found}, expected {expected}; this is a bug in baton, please report it")]
+    AggregateType {
+        column: String,
+        found: String,
+        expected: String,
+    },
 }
 
 /// The overall measures of the current period, plus backlog and quarantine (section 8).
@@ -277,7 +286,7 @@ pub fn report(
             .lazy()
             .filter(col("cidx").is_not_null())
             .group_by(created_by)
-            .agg([len().cast(DataType::Int64).alias("volume")]);
+            .agg(measures::created_aggs());
         resolved
             .join(
                 waits,
@@ -305,13 +314,13 @@ pub fn report(
     };
 
     let overall_df = aggregate(&conv, &handoffs, &[])?;
-    let by_period: BTreeMap<i64, Measures> = (0..overall_df.height())
-        .filter_map(|i| {
-            let r = Row::new(&overall_df, i);
-            let p = r.f("pidx")? as i64;
-            Some((p, Measures::from_row(&r, r.i("volume"), &cfg.ai)))
-        })
-        .collect();
+    let mut by_period: BTreeMap<i64, Measures> = BTreeMap::new();
+    for i in 0..overall_df.height() {
+        let r = AggRow::new(&overall_df, i);
+        if let Some(p) = r.int("pidx")? {
+            by_period.insert(p, Measures::from_row(&r, &cfg.ai)?);
+        }
+    }
     let measures_of = |p: i64| by_period.get(&p).cloned().unwrap_or_default();
 
     let mut current = measures_of(cur);
@@ -358,15 +367,15 @@ pub fn report(
         let df = aggregate(&conv_two, &handoffs_two, &[d.as_str()])?;
         let mut cells: BTreeMap<String, (Measures, Measures)> = BTreeMap::new();
         for i in 0..df.height() {
-            let r = Row::new(&df, i);
-            let Some(p) = r.f("pidx").map(|x| x as i64) else {
+            let r = AggRow::new(&df, i);
+            let Some(p) = r.int("pidx")? else {
                 continue;
             };
             if p != cur && p != prev {
                 continue;
             }
-            let value = r.s(d.as_str()).unwrap_or_else(|| NONE_VALUE.to_string());
-            let m = Measures::from_row(&r, r.i("volume"), &cfg.ai);
+            let value = r.text(d.as_str())?.unwrap_or_else(|| NONE_VALUE.to_string());
+            let m = Measures::from_row(&r, &cfg.ai)?;
             let slot = cells.entry(value).or_default();
             if p == cur {
                 slot.0 = m;
