@@ -164,14 +164,14 @@ mod tests {
 
     #[test]
     fn serialises_as_dimension_and_segment_strings() {
-        #[derive(Serialize)]
+        #[derive(serde::Serialize)]
         struct Row {
             before: u8,
             #[serde(flatten)]
             key: SegmentKey,
             after: u8,
         }
-        #[derive(Serialize)]
+        #[derive(serde::Serialize)]
         struct WithCells {
             #[serde(flatten, serialize_with = "SegmentKey::serialize_with_cells")]
             key: SegmentKey,
