@@ -93,14 +93,19 @@ pub fn run(
         .map(|s| head(table.model, &totals.before, &totals.after, s))
         .collect();
 
+    // Cells: every segment of every dimension for every series, then the combinations where
+    // a change beyond noise concentrates.
     let segments = segments(table);
     let combinations = combinations(table, policy, &heads);
     let mut candidates = segment_candidates(table, &segments);
     candidates.extend(combination_candidates(table, &combinations));
 
+    // Attribution of each cell to mix and rate, then one family of q-values over all tests.
     let mut cells = attribute(table.model, policy, &totals, &candidates);
     assign_significance(&mut cells, policy.fdr);
 
+    // What the tested cells say: where it concentrates, who hears about it, in which words,
+    // and the ranked split of the measure and of each branch.
     let localised = localised(subject, &combinations, &cells);
     let pushes = route(subject, policy, &totals, &cells);
     let summary = summarise(subject, policy, &heads, &pushes);
