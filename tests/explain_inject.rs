@@ -7,7 +7,8 @@ mod explain_support;
 
 use baton::domain::Cause;
 use baton::explain::{
-    explain, explain_cells, CellTable, Counts, Effect, Explanation, Metric, Model, Role, Side,
+    explain, explain_cells, CellTable, Counts, Effect, Explanation, Metric, Model, Role,
+    SegmentKey, Side,
 };
 use explain_support::plain::*;
 use explain_support::*;
@@ -97,7 +98,7 @@ fn week_of(w: u32) -> baton::domain::Period {
 }
 
 fn first_driver<'a>(b: &'a baton::explain::Branch, dim: &str) -> &'a baton::explain::Driver {
-    b.drivers.iter().find(|d| d.dimension == dim).unwrap()
+    b.drivers.iter().find(|d| d.key.is_segment_of(dim)).unwrap()
 }
 
 fn top_branch(e: &Explanation) -> &baton::explain::Branch {
@@ -126,7 +127,11 @@ fn misrouted_billing_on_general_support() {
     // significant rate effect owned by the routing owner.
     for (dim, seg) in [("team", "General Support"), ("topic", "billing")] {
         let d = first_driver(b, dim);
-        assert_eq!((d.segment.as_str(), d.effect), (seg, Effect::Rate), "{d:?}");
+        assert_eq!(
+            (d.key.value_of(dim), d.effect),
+            (Some(seg), Effect::Rate),
+            "{d:?}"
+        );
         assert!(d.significant, "{d:?}");
         assert_eq!(d.owner.as_ref().unwrap().as_str(), "support-operations");
     }
@@ -175,12 +180,12 @@ fn misrouted_billing_on_general_support() {
         .any(|p| p.owner.email == "gs-lead@example.com"
             && p.role == Role::TeamLead
             && p.branch == Some(Cause::Routing)
-            && p.segment == "General Support"));
+            && p.key.values().to_string() == "General Support"));
     // Branches that did not change push nothing about this injection.
     assert!(!e
         .pushes()
         .iter()
-        .any(|p| p.branch == Some(Cause::Channel) && p.segment == "billing"));
+        .any(|p| p.branch == Some(Cause::Channel) && p.key.values().to_string() == "billing"));
 }
 
 #[test]
@@ -191,8 +196,8 @@ fn more_login_volume_is_mix_in_the_escalation_branch() {
     assert!(b.significant);
     let d = first_driver(b, "topic");
     assert_eq!(
-        (d.segment.as_str(), d.effect),
-        ("login", Effect::Mix),
+        (d.key.value_of("topic"), d.effect),
+        (Some("login"), Effect::Mix),
         "{d:?}"
     );
     assert!(d.significant);
@@ -203,7 +208,9 @@ fn more_login_volume_is_mix_in_the_escalation_branch() {
         .pushes()
         .iter()
         .find(|p| {
-            p.branch == Some(Cause::Escalation) && p.segment == "login" && p.effect == Effect::Mix
+            p.branch == Some(Cause::Escalation)
+                && p.key == SegmentKey::single("topic", "login")
+                && p.effect == Effect::Mix
         })
         .expect("a push for login's mix");
     assert_eq!(p.role, Role::MixOwner);
@@ -220,7 +227,7 @@ fn more_login_volume_is_mix_in_the_escalation_branch() {
     let rate = b
         .drivers
         .iter()
-        .find(|d| d.dimension == "topic" && d.segment == "login" && d.effect == Effect::Rate)
+        .find(|d| d.key == SegmentKey::single("topic", "login") && d.effect == Effect::Rate)
         .unwrap();
     assert!(!rate.significant, "{rate:?}");
 }
@@ -260,7 +267,7 @@ fn a_tiny_agent_does_not_top_the_list() {
     let rank = |seg: &str| {
         e.drivers
             .iter()
-            .position(|d| d.segment == seg && d.effect == Effect::Rate)
+            .position(|d| d.key.values().to_string() == seg && d.effect == Effect::Rate)
             .unwrap()
     };
     let (a, tiny) = (&e.drivers[rank("agent00")], &e.drivers[rank("tiny")]);
@@ -282,7 +289,7 @@ fn a_tiny_agent_does_not_top_the_list() {
         "{:?}",
         e.drivers
             .iter()
-            .map(|d| (&d.segment, d.effect, d.contribution))
+            .map(|d| (d.key.to_string(), d.effect, d.contribution))
             .collect::<Vec<_>>()
     );
     assert!(rank("tiny") > rank("agent00"));

@@ -58,8 +58,12 @@ fn build(sizes: &[usize], raw: &[RawCell]) -> CellTable {
 fn by_cell(drivers: &[baton::explain::Driver]) -> BTreeMap<(String, String, Effect), f64> {
     let mut m = BTreeMap::new();
     for d in drivers {
-        *m.entry((d.dimension.clone(), d.segment.clone(), d.effect))
-            .or_insert(0.0) += d.contribution;
+        *m.entry((
+            d.key.dimensions().to_string(),
+            d.key.values().to_string(),
+            d.effect,
+        ))
+        .or_insert(0.0) += d.contribution;
     }
     m
 }
@@ -80,7 +84,7 @@ fn check_reconciles(e: &Explanation, t: &CellTable) {
         let s: f64 = e
             .drivers
             .iter()
-            .filter(|d| &d.dimension == dim)
+            .filter(|d| d.key.is_segment_of(dim))
             .map(|d| d.contribution)
             .sum();
         assert!((s - change).abs() < TOL, "{dim}: {s} vs {change}");
@@ -95,7 +99,7 @@ fn check_reconciles(e: &Explanation, t: &CellTable) {
             let s: f64 = b
                 .drivers
                 .iter()
-                .filter(|d| &d.dimension == dim)
+                .filter(|d| d.key.is_segment_of(dim))
                 .map(|d| d.contribution)
                 .sum();
             assert!((s - b.change).abs() < TOL);
@@ -135,7 +139,7 @@ proptest! {
         let e = explain_cells(&t, &handoff_subject(), &policy(2)).unwrap();
         for b in e.branch_list() {
             for dim in &t.dimensions {
-                let rows: Vec<_> = b.drivers.iter().filter(|d| &d.dimension == dim).collect();
+                let rows: Vec<_> = b.drivers.iter().filter(|d| d.key.is_segment_of(dim)).collect();
                 prop_assert!(rows.len() <= 2);
                 let s: f64 = rows.iter().map(|d| d.contribution).sum::<f64>() + b.other[dim];
                 prop_assert!((s - b.change).abs() < TOL);
@@ -161,7 +165,7 @@ proptest! {
         let change = t1.num[0] / t1.den - t0.num[0] / t0.den;
         prop_assert!((e.change - change).abs() < TOL * change.abs().max(1.0));
         for dim in ["a", "b"] {
-            let s: f64 = e.drivers.iter().filter(|d| d.dimension == dim).map(|d| d.contribution).sum();
+            let s: f64 = e.drivers.iter().filter(|d| d.key.is_segment_of(dim)).map(|d| d.contribution).sum();
             prop_assert!((s - change).abs() < TOL * change.abs().max(1.0), "{} vs {}", s, change);
         }
     }

@@ -24,7 +24,7 @@
 mod explain_support;
 
 use baton::domain::Cause;
-use baton::explain::{explain, Effect, Explanation, Metric};
+use baton::explain::{explain, Effect, Explanation, Metric, SegmentKey};
 use explain_support::*;
 
 fn population() -> Vec<Conv> {
@@ -51,7 +51,7 @@ fn population() -> Vec<Conv> {
 
 fn cell(e: &[baton::explain::Driver], segment: &str, effect: Effect) -> f64 {
     e.iter()
-        .find(|d| d.dimension == "team" && d.segment == segment && d.effect == effect)
+        .find(|d| d.key == SegmentKey::single("team", segment) && d.effect == effect)
         .unwrap_or_else(|| panic!("no {segment} {effect:?} row"))
         .contribution
 }
@@ -118,7 +118,7 @@ fn two_queues_mostly_mix() {
     let br = routing
         .drivers
         .iter()
-        .find(|x| x.segment == "Billing" && x.effect == Effect::Rate)
+        .find(|x| x.key.values().to_string() == "Billing" && x.effect == Effect::Rate)
         .unwrap();
     assert!(!br.significant, "{br:?}");
     // Its Wilson intervals: 160/400 -> 0.3532 to 0.4487, 225/550 -> 0.3688 to 0.4507
@@ -138,7 +138,7 @@ fn two_queues_mostly_mix() {
     let bm = routing
         .drivers
         .iter()
-        .find(|x| x.segment == "Billing" && x.effect == Effect::Mix)
+        .find(|x| x.key.values().to_string() == "Billing" && x.effect == Effect::Mix)
         .unwrap();
     assert!(bm.significant && bm.z.unwrap() > 5.0, "{bm:?}");
     assert_eq!(bm.owner.as_ref().unwrap().as_str(), "support-operations");
@@ -148,7 +148,7 @@ fn two_queues_mostly_mix() {
         .pushes()
         .iter()
         .any(|p| p.owner.email == "support-ops@example.com"
-            && p.segment == "Billing"
+            && p.key.values().to_string() == "Billing"
             && p.effect == Effect::Mix));
     assert!(e
         .pushes()

@@ -1,6 +1,8 @@
 //! From finest cells to an [`Explanation`]: headline changes, the split of every series
 //! (measure and branches) along every dimension, localisation, one Benjamini-Hochberg pass
 //! over every test, ranking, pruning with an "everything else" row, routing and sentences.
+//!
+//! [`run`] reads top to bottom as its steps; each step is a function below, in that order.
 
 use super::attribution::{self, Assessment, Presence, Split};
 use super::cells::{CellTable, Counts, Model};
@@ -9,6 +11,7 @@ use super::explanation::{
 };
 use super::localise;
 use super::route::{Routing, TEAM_DIMENSION};
+use super::segment::SegmentKey;
 use super::stats::{self, Z95};
 use super::summary::{self, Headline};
 use super::ExplainError;
@@ -60,42 +63,106 @@ impl Policy {
     }
 }
 
-/// Where a tested cell comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Origin {
-    /// A segment of dimension `i`.
-    Dimension(usize),
-    /// The `k`-th localised cell.
-    Localised(usize),
+impl Subject {
+    /// The branch series `s` stands for; None for series 0, the measure itself.
+    fn branch(&self, s: usize) -> Option<Cause> {
+        (s > 0).then(|| self.branches[s - 1])
+    }
+
+    /// Whether the measure splits into branches.
+    fn tree(&self) -> bool {
+        !self.branches.is_empty()
+    }
 }
 
-/// One effect of one cell of one series, with its test.
-#[derive(Debug, Clone)]
-struct Cell {
-    series: usize,
-    origin: Origin,
-    /// (dimension, value) in table order.
-    cells: Vec<(String, String)>,
-    effect: Effect,
-    split: Split,
-    assess: Assessment,
-    n: (f64, f64),
-    /// Wilson 95 % intervals of the cell's rate in each period (binomial measures).
-    wilson: (Option<[f64; 2]>, Option<[f64; 2]>),
-    shrunk: (Option<f64>, Option<f64>),
-    /// Ranking score (on shrunk rates where the model allows).
-    score: f64,
-    note: Option<String>,
-    q: Option<f64>,
-    significant: bool,
+/// Builds the explanation of `table` (series 0 the measure, 1.. its branches), step by step:
+/// headlines, cells (segments, then localised combinations), attribution, significance,
+/// localisation, routing, summaries, and the ranked drivers of each series.
+pub fn run(
+    table: &CellTable,
+    subject: &Subject,
+    policy: &Policy,
+) -> Result<Explanation, ExplainError> {
+    assert_eq!(
+        table.series,
+        1 + subject.branches.len(),
+        "one series per branch plus the measure"
+    );
+    let totals = Totals::checked(table, subject)?;
+    let heads: Vec<Head> = (0..table.series)
+        .map(|s| head(table.model, &totals.before, &totals.after, s))
+        .collect();
+
+    // Cells: every segment of every dimension for every series, then the combinations where
+    // a change beyond noise concentrates.
+    let segments = segments(table);
+    let combinations = combinations(table, policy, &heads);
+    let mut candidates = segment_candidates(table, &segments);
+    candidates.extend(combination_candidates(table, &combinations));
+
+    // Attribution of each cell to mix and rate, then one family of q-values over all tests.
+    let mut cells = attribute(table.model, policy, &totals, &candidates);
+    assign_significance(&mut cells, policy.fdr);
+
+    // What the tested cells say: where it concentrates, who hears about it, in which words,
+    // and the ranked split of the measure and of each branch.
+    let localised = localised(subject, &combinations, &cells);
+    let pushes = route(subject, policy, &totals, &cells);
+    let summary = summarise(subject, policy, &heads, &pushes);
+
+    let measure = ranked_drivers(table, subject, policy, &cells, 0, heads[0].change);
+    let branches = subject
+        .tree()
+        .then(|| branches(table, subject, policy, &heads, &cells));
+    let h = &heads[0];
+    Ok(Explanation {
+        metric: subject.metric.clone(),
+        model: table.model,
+        percent: subject.percent,
+        period: subject.period.clone(),
+        vs: subject.vs.clone(),
+        before: h.before,
+        after: h.after,
+        change: h.change,
+        ci: h.ci,
+        z: h.z,
+        significant: h.significant,
+        n_before: totals.before.den,
+        n_after: totals.after.den,
+        dimensions: table.dimensions.clone(),
+        drivers: measure.drivers,
+        other: measure.other,
+        branches,
+        localised,
+        pushes,
+        summary,
+    })
 }
 
-/// A localised cell before its tests are turned into q-values.
-struct LocalCell {
-    series: usize,
-    found: localise::Found,
+/// Sums of the whole population in each period: what every cell is split against.
+struct Totals {
+    before: Counts,
+    after: Counts,
 }
 
+impl Totals {
+    /// The table's totals; an error when a period has nothing to compare (every rate would be
+    /// a division by zero).
+    fn checked(table: &CellTable, subject: &Subject) -> Result<Totals, ExplainError> {
+        let (before, after) = table.totals();
+        for (t, p) in [(&before, &subject.vs), (&after, &subject.period)] {
+            if t.den.is_nan() || t.den <= 0.0 {
+                return Err(ExplainError::Empty {
+                    what: subject.den_label.clone(),
+                    period: p.label.clone(),
+                });
+            }
+        }
+        Ok(Totals { before, after })
+    }
+}
+
+/// The change of one series overall, with its interval and test.
 struct Head {
     before: f64,
     after: f64,
@@ -139,25 +206,170 @@ fn head(model: Model, t0: &Counts, t1: &Counts, s: usize) -> Head {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn tested_cells(
-    table: &CellTable,
-    policy: &Policy,
-    s: usize,
+// ---- Cells: what gets tested ----------------------------------------------------------------
+
+/// The segments of one dimension: each value with its sums before and after.
+type Segments = Vec<(Vec<String>, Counts, Counts)>;
+
+/// Every segment of every dimension, in table order (one aggregation serves every series).
+fn segments(table: &CellTable) -> Vec<Segments> {
+    (0..table.dimensions.len())
+        .map(|di| table.marginal(&[di], |_| true))
+        .collect()
+}
+
+/// A combination of dimension values where the change of one series concentrates.
+struct Combination {
+    series: usize,
+    found: localise::Found,
+}
+
+/// The localised combinations of every series whose change is beyond noise (searching noise
+/// finds noise).
+fn combinations(table: &CellTable, policy: &Policy, heads: &[Head]) -> Vec<Combination> {
+    (0..table.series)
+        .filter(|&s| heads[s].significant)
+        .flat_map(|s| {
+            localise::localise(table, s, policy.min_segment_size)
+                .into_iter()
+                .map(move |found| Combination { series: s, found })
+        })
+        .collect()
+}
+
+/// Where a tested cell comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// A segment of dimension `i`.
+    Dimension(usize),
+    /// The `k`-th localised combination.
+    Localised(usize),
+}
+
+/// One cell of one series to test, with its sums in each period.
+struct Candidate<'a> {
+    series: usize,
     origin: Origin,
-    cells: Vec<(String, String)>,
-    b: &Counts,
-    a: &Counts,
+    key: SegmentKey,
+    before: &'a Counts,
+    after: &'a Counts,
+    /// Empirical-Bayes shrunk rates before and after (segments of binomial measures).
     shrunk: (Option<f64>, Option<f64>),
-    totals: (&Counts, &Counts),
-) -> Option<[Cell; 2]> {
-    let (t0, t1) = totals;
+    /// For a combination of two or more dimensions: the number of cells the search chose it
+    /// from, so that its p-value is corrected for the choice.
+    searched: Option<usize>,
+}
+
+/// Every segment of every dimension for every series (dimension, then series, then segment).
+fn segment_candidates<'a>(table: &CellTable, segments: &'a [Segments]) -> Vec<Candidate<'a>> {
+    let mut out = Vec::new();
+    for (di, (dim, segs)) in table.dimensions.iter().zip(segments).enumerate() {
+        let pairs: Vec<(&Counts, &Counts)> = segs.iter().map(|(_, b, a)| (b, a)).collect();
+        for s in 0..table.series {
+            // Shrinkage pools the segments of one dimension of one series.
+            let shrunk = attribution::shrink_all(table.model, &pairs, s);
+            for ((keys, b, a), sh) in segs.iter().zip(shrunk) {
+                out.push(Candidate {
+                    series: s,
+                    origin: Origin::Dimension(di),
+                    key: SegmentKey::single(dim.clone(), keys[0].clone()),
+                    before: b,
+                    after: a,
+                    shrunk: sh,
+                    searched: None,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Every localised combination, re-expressed as the cell against the rest.
+fn combination_candidates<'a>(
+    table: &CellTable,
+    combinations: &'a [Combination],
+) -> Vec<Candidate<'a>> {
+    combinations
+        .iter()
+        .enumerate()
+        .map(|(k, c)| {
+            let f = &c.found;
+            let pairs = f
+                .dims
+                .iter()
+                .zip(&f.keys)
+                .map(|(&d, v)| (table.dimensions[d].clone(), v.clone()))
+                .collect();
+            Candidate {
+                series: c.series,
+                origin: Origin::Localised(k),
+                key: SegmentKey::new(pairs).expect("a localised cell has a dimension"),
+                before: &f.before,
+                after: &f.after,
+                shrunk: (None, None),
+                // A single segment is the same test as its driver row: nothing to correct.
+                searched: (f.dims.len() > 1).then(|| f.searched.max(1)),
+            }
+        })
+        .collect()
+}
+
+// ---- Attribution: the mix and rate effect of each cell, with its test -----------------------
+
+/// One effect of one cell of one series, with its test.
+#[derive(Debug, Clone)]
+struct Cell {
+    series: usize,
+    origin: Origin,
+    key: SegmentKey,
+    effect: Effect,
+    split: Split,
+    assess: Assessment,
+    n: (f64, f64),
+    /// Wilson 95 % intervals of the cell's rate in each period (binomial measures).
+    wilson: (Option<[f64; 2]>, Option<[f64; 2]>),
+    shrunk: (Option<f64>, Option<f64>),
+    /// Ranking score (on shrunk rates where the model allows).
+    score: f64,
+    note: Option<String>,
+    q: Option<f64>,
+    significant: bool,
+}
+
+/// The mix and rate cells of every candidate (in candidate order: the order of the
+/// significance family and of the pushes), without q-values yet.
+fn attribute(
+    model: Model,
+    policy: &Policy,
+    totals: &Totals,
+    candidates: &[Candidate],
+) -> Vec<Cell> {
+    let mut out = Vec::with_capacity(2 * candidates.len());
+    for c in candidates {
+        let Some(mut pair) = tested_cells(model, policy.min_segment_size, c, totals) else {
+            continue;
+        };
+        // A combination is the best of many searched: correct its p-value for the choice.
+        if let Some(searched) = c.searched {
+            for cell in &mut pair {
+                cell.assess.p = cell.assess.p.map(|p| (p * searched as f64).min(1.0));
+            }
+        }
+        out.extend(pair);
+    }
+    out
+}
+
+/// The mix and the rate cell of one candidate; None when it has no denominator in either
+/// period (it contributes nothing).
+fn tested_cells(model: Model, min: f64, c: &Candidate, totals: &Totals) -> Option<[Cell; 2]> {
+    let (b, a, s) = (c.before, c.after, c.series);
+    let (t0, t1) = (&totals.before, &totals.after);
     let sp = attribution::split(b, a, t0, t1, s)?;
-    let min = policy.min_segment_size;
-    let rate = attribution::assess_rate(table.model, &sp, b, a, s, min);
-    let mix = attribution::assess_mix(table.model, &sp, (b, a), (t0, t1), s, min);
+    let rate = attribution::assess_rate(model, &sp, b, a, s, min);
+    let mix = attribution::assess_mix(model, &sp, (b, a), (t0, t1), s, min);
     let (r0, r1) = attribution::overall(t0, t1, s);
-    let (rate_score, mix_score) = attribution::shrunk_scores(&sp, shrunk, (r0 + r1) / 2.0);
+    let (rate_score, mix_score) = attribution::shrunk_scores(&sp, c.shrunk, (r0 + r1) / 2.0);
     let note_for = |effect: Effect, a_: &Assessment| -> Option<String> {
         match (sp.presence, effect) {
             (Presence::New, Effect::Rate) => Some("new segment: all of it is mix".into()),
@@ -175,21 +387,21 @@ fn tested_cells(
     };
     let make = |effect: Effect, assess: Assessment, score: f64| Cell {
         series: s,
-        origin,
-        cells: cells.clone(),
+        origin: c.origin,
+        key: c.key.clone(),
         effect,
         split: sp.clone(),
         note: note_for(effect, &assess),
         assess,
         n: (b.den, a.den),
-        wilson: match table.model {
+        wilson: match model {
             Model::Binomial => (
                 stats::wilson(b.num[s], b.den).map(|(l, u)| [l, u]),
                 stats::wilson(a.num[s], a.den).map(|(l, u)| [l, u]),
             ),
             Model::Ratio => (None, None),
         },
-        shrunk,
+        shrunk: c.shrunk,
         score,
         q: None,
         significant: false,
@@ -200,254 +412,36 @@ fn tested_cells(
     ])
 }
 
-/// Builds the explanation of `table` (series 0 the measure, 1.. its branches).
-pub fn run(
-    table: &CellTable,
-    subject: &Subject,
-    policy: &Policy,
-) -> Result<Explanation, ExplainError> {
-    assert_eq!(
-        table.series,
-        1 + subject.branches.len(),
-        "one series per branch plus the measure"
-    );
-    let (t0, t1) = table.totals();
-    for (t, p) in [(&t0, &subject.vs), (&t1, &subject.period)] {
-        if t.den.is_nan() || t.den <= 0.0 {
-            return Err(ExplainError::Empty {
-                what: subject.den_label.clone(),
-                period: p.label.clone(),
-            });
-        }
-    }
-    let tree = !subject.branches.is_empty();
-    let heads: Vec<Head> = (0..table.series)
-        .map(|s| head(table.model, &t0, &t1, s))
-        .collect();
+// ---- Significance ---------------------------------------------------------------------------
 
-    // Every segment of every dimension, for every series.
-    let mut all: Vec<Cell> = Vec::new();
-    for (di, dim) in table.dimensions.iter().enumerate() {
-        let segs = table.marginal(&[di], |_| true);
-        let pairs: Vec<(&Counts, &Counts)> = segs.iter().map(|(_, b, a)| (b, a)).collect();
-        for s in 0..table.series {
-            let shrunk = attribution::shrink_all(table.model, &pairs, s);
-            for ((keys, b, a), sh) in segs.iter().zip(shrunk) {
-                let cells = vec![(dim.clone(), keys[0].clone())];
-                if let Some(pair) = tested_cells(
-                    table,
-                    policy,
-                    s,
-                    Origin::Dimension(di),
-                    cells,
-                    b,
-                    a,
-                    sh,
-                    (&t0, &t1),
-                ) {
-                    all.extend(pair);
-                }
-            }
-        }
-    }
-
-    // Localisation of every series, re-expressed as the cell against the rest.
-    let mut locals: Vec<LocalCell> = Vec::new();
-    // Only a change beyond noise is worth localising: searching noise finds noise.
-    for s in (0..table.series).filter(|&s| heads[s].significant) {
-        for found in localise::localise(table, s, policy.min_segment_size) {
-            let k = locals.len();
-            let cells: Vec<(String, String)> = found
-                .dims
-                .iter()
-                .zip(&found.keys)
-                .map(|(&d, v)| (table.dimensions[d].clone(), v.clone()))
-                .collect();
-            if let Some(mut pair) = tested_cells(
-                table,
-                policy,
-                s,
-                Origin::Localised(k),
-                cells,
-                &found.before,
-                &found.after,
-                (None, None),
-                (&t0, &t1),
-            ) {
-                // A combination is the best of many searched: correct its p-value for the
-                // choice. A single segment is the same test as its driver row.
-                if found.dims.len() > 1 {
-                    for c in &mut pair {
-                        c.assess.p = c
-                            .assess
-                            .p
-                            .map(|p| (p * found.searched.max(1) as f64).min(1.0));
-                    }
-                }
-                all.extend(pair);
-            }
-            locals.push(LocalCell { series: s, found });
-        }
-    }
-
-    // One Benjamini-Hochberg family: every tested cell large enough to count.
-    let family: Vec<usize> = (0..all.len())
-        .filter(|&i| all[i].assess.eligible && all[i].assess.p.is_some())
+/// One Benjamini-Hochberg family over every tested cell large enough to count (segments and
+/// combinations of every series alike), so the false-discovery rate holds for the whole
+/// explanation.
+fn assign_significance(cells: &mut [Cell], fdr: f64) {
+    let family: Vec<usize> = (0..cells.len())
+        .filter(|&i| cells[i].assess.eligible && cells[i].assess.p.is_some())
         .collect();
     let ps: Vec<f64> = family
         .iter()
-        .map(|&i| all[i].assess.p.unwrap_or(1.0))
+        .map(|&i| cells[i].assess.p.unwrap_or(1.0))
         .collect();
     for (&i, q) in family.iter().zip(stats::bh_qvalues(&ps)) {
-        all[i].q = Some(q);
-        all[i].significant = q < policy.fdr;
+        cells[i].q = Some(q);
+        cells[i].significant = q < fdr;
     }
+}
 
-    let branch_of = |s: usize| (s > 0).then(|| subject.branches[s - 1]);
-    let to_driver = |c: &Cell| -> Driver {
-        let dimension = c
-            .cells
-            .iter()
-            .map(|x| x.0.as_str())
-            .collect::<Vec<_>>()
-            .join(" & ");
-        let segment = c
-            .cells
-            .iter()
-            .map(|x| x.1.as_str())
-            .collect::<Vec<_>>()
-            .join(" & ");
-        Driver {
-            dimension,
-            segment,
-            effect: c.effect,
-            contribution: c.assess.contribution,
-            ci: c.assess.ci.map(|(l, u)| [l, u]),
-            z: c.assess.z,
-            q: c.q,
-            significant: c.significant,
-            owner: policy
-                .routing
-                .primary(branch_of(c.series), c.effect, tree)
-                .map(|o| o.id.clone()),
-            rate_before: c.split.r0,
-            rate_after: c.split.r1,
-            rate_ci_before: c.wilson.0,
-            rate_ci_after: c.wilson.1,
-            shrunk_rate_before: c.shrunk.0,
-            shrunk_rate_after: c.shrunk.1,
-            share_before: c.split.w0,
-            share_after: c.split.w1,
-            n_before: c.n.0,
-            n_after: c.n.1,
-            note: c.note.clone(),
-        }
-    };
+// ---- Localisation ---------------------------------------------------------------------------
 
-    // Ranked, pruned drivers of one series with the "everything else" per dimension.
-    let drivers_of = |s: usize| -> (Vec<Driver>, BTreeMap<String, f64>) {
-        let mut drivers = Vec::new();
-        let mut other = BTreeMap::new();
-        for (di, dim) in table.dimensions.iter().enumerate() {
-            let mut cells: Vec<&Cell> = all
-                .iter()
-                .filter(|c| c.series == s && c.origin == Origin::Dimension(di))
-                .collect();
-            cells.sort_by(|a, b| {
-                b.significant
-                    .cmp(&a.significant)
-                    .then(b.score.abs().total_cmp(&a.score.abs()))
-                    .then(
-                        b.assess
-                            .contribution
-                            .abs()
-                            .total_cmp(&a.assess.contribution.abs()),
-                    )
-                    .then(a.cells.cmp(&b.cells))
-                    .then(a.effect.cmp(&b.effect))
-            });
-            let shown: Vec<&Cell> = cells.into_iter().take(policy.max_drivers).collect();
-            let sum: f64 = shown.iter().map(|c| c.assess.contribution).sum();
-            other.insert(dim.clone(), heads[s].change - sum);
-            drivers.extend(shown.into_iter().map(to_driver));
-        }
-        (drivers, other)
-    };
-
-    // Pushes: significant cells of the branches (of the measure itself without a tree).
-    let mut pushes: Vec<Push> = Vec::new();
-    for c in all.iter().filter(|c| c.significant) {
-        if tree == (c.series == 0) {
-            continue;
-        }
-        let branch = branch_of(c.series);
-        let map: BTreeMap<String, String> = c.cells.iter().cloned().collect();
-        let (r0, r1) = attribution::overall(&t0, &t1, c.series);
-        let rb = |r: Option<f64>, o: Option<f64>| r.or(o).unwrap_or(0.0);
-        let r_bar = (rb(c.split.r0, c.split.r1) + rb(c.split.r1, c.split.r0)) / 2.0;
-        let what = summary::phrase(
-            c.effect,
-            &c.cells,
-            branch,
-            &subject.short,
-            c.assess.contribution > 0.0,
-            c.split.w1 > c.split.w0,
-            r_bar > (r0 + r1) / 2.0,
-        );
-        let (Some((l, u)), Some(z), Some(q)) = (c.assess.ci, c.assess.z, c.q) else {
-            continue;
-        };
-        for (owner, role) in policy.routing.recipients(branch, c.effect, tree, &map) {
-            let dup = pushes.iter().any(|p| {
-                p.owner.email == owner.email
-                    && p.branch == branch
-                    && p.cells == map
-                    && p.effect == c.effect
-            });
-            if dup {
-                continue;
-            }
-            pushes.push(Push {
-                owner,
-                role,
-                metric: subject.metric.clone(),
-                branch,
-                dimension: c
-                    .cells
-                    .iter()
-                    .map(|x| x.0.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" & "),
-                segment: c
-                    .cells
-                    .iter()
-                    .map(|x| x.1.as_str())
-                    .collect::<Vec<_>>()
-                    .join(" & "),
-                cells: map.clone(),
-                effect: c.effect,
-                change: c.assess.contribution,
-                ci: [l, u],
-                z,
-                q,
-                what: what.clone(),
-            });
-        }
-    }
-    pushes.sort_by(|a, b| {
-        b.change
-            .abs()
-            .total_cmp(&a.change.abs())
-            .then(a.owner.id.cmp(&b.owner.id))
-            .then(a.segment.cmp(&b.segment))
-    });
-
-    let localised: Vec<Localised> = locals
+/// The localised combinations with the tests of their mix and rate effects.
+fn localised(subject: &Subject, combinations: &[Combination], cells: &[Cell]) -> Vec<Localised> {
+    combinations
         .iter()
         .enumerate()
         .filter_map(|(k, l)| {
             let pick = |e: Effect| {
-                all.iter()
+                cells
+                    .iter()
                     .find(|c| c.origin == Origin::Localised(k) && c.effect == e)
             };
             let (mix, rate) = (pick(Effect::Mix)?, pick(Effect::Rate)?);
@@ -459,8 +453,8 @@ pub fn run(
                 significant: c.significant,
             };
             Some(Localised {
-                cause: branch_of(l.series),
-                cells: mix.cells.iter().cloned().collect(),
+                cause: subject.branch(l.series),
+                cells: mix.key.to_map(),
                 contribution: mix.assess.contribution + rate.assess.contribution,
                 mix: test(mix),
                 rate: test(rate),
@@ -475,59 +469,185 @@ pub fn run(
                 significant: mix.significant || rate.significant,
             })
         })
-        .collect();
-
-    let summary = summarise(subject, policy, &heads, &pushes);
-
-    let (drivers, other) = drivers_of(0);
-    let branches = tree.then(|| {
-        subject
-            .branches
-            .iter()
-            .enumerate()
-            .map(|(i, &cause)| {
-                let s = i + 1;
-                let (drivers, other) = drivers_of(s);
-                let h = &heads[s];
-                Branch {
-                    cause,
-                    owner: policy.routing.branch_owner(cause).clone(),
-                    before: h.before,
-                    after: h.after,
-                    change: h.change,
-                    ci: h.ci,
-                    z: h.z,
-                    significant: h.significant,
-                    drivers,
-                    other,
-                }
-            })
-            .collect()
-    });
-    let h = &heads[0];
-    Ok(Explanation {
-        metric: subject.metric.clone(),
-        model: table.model,
-        percent: subject.percent,
-        period: subject.period.clone(),
-        vs: subject.vs.clone(),
-        before: h.before,
-        after: h.after,
-        change: h.change,
-        ci: h.ci,
-        z: h.z,
-        significant: h.significant,
-        n_before: t0.den,
-        n_after: t1.den,
-        dimensions: table.dimensions.clone(),
-        drivers,
-        other,
-        branches,
-        localised,
-        pushes,
-        summary,
-    })
+        .collect()
 }
+
+// ---- Routing --------------------------------------------------------------------------------
+
+/// Pushes: the significant cells of the branches (of the measure itself without a tree), one
+/// per recipient, largest first. A cell found both as a segment and as a localised cell goes
+/// to each owner once.
+fn route(subject: &Subject, policy: &Policy, totals: &Totals, cells: &[Cell]) -> Vec<Push> {
+    let tree = subject.tree();
+    let mut pushes: Vec<Push> = Vec::new();
+    for c in cells.iter().filter(|c| c.significant) {
+        if tree == (c.series == 0) {
+            continue;
+        }
+        let (Some((l, u)), Some(z), Some(q)) = (c.assess.ci, c.assess.z, c.q) else {
+            continue;
+        };
+        let branch = subject.branch(c.series);
+        let what = what(subject, totals, c, branch);
+        for (owner, role) in policy.routing.recipients(branch, c.effect, tree, &c.key) {
+            let dup = pushes.iter().any(|p| {
+                p.owner.email == owner.email
+                    && p.branch == branch
+                    && p.key == c.key
+                    && p.effect == c.effect
+            });
+            if dup {
+                continue;
+            }
+            pushes.push(Push {
+                owner,
+                role,
+                metric: subject.metric.clone(),
+                branch,
+                key: c.key.clone(),
+                effect: c.effect,
+                change: c.assess.contribution,
+                ci: [l, u],
+                z,
+                q,
+                what: what.clone(),
+            });
+        }
+    }
+    pushes.sort_by(|a, b| {
+        b.change
+            .abs()
+            .total_cmp(&a.change.abs())
+            .then(a.owner.id.cmp(&b.owner.id))
+            .then(a.key.cmp_values(&b.key))
+    });
+    pushes
+}
+
+/// The cell in words: "topic billing landing on General Support first".
+fn what(subject: &Subject, totals: &Totals, c: &Cell, branch: Option<Cause>) -> String {
+    let (r0, r1) = attribution::overall(&totals.before, &totals.after, c.series);
+    // A new or vanished segment's rate is its rate in the period it has.
+    let rb = |r: Option<f64>, o: Option<f64>| r.or(o).unwrap_or(0.0);
+    let r_bar = (rb(c.split.r0, c.split.r1) + rb(c.split.r1, c.split.r0)) / 2.0;
+    summary::phrase(
+        c.effect,
+        c.key.pairs(),
+        branch,
+        &subject.short,
+        c.assess.contribution > 0.0,
+        c.split.w1 > c.split.w0,
+        r_bar > (r0 + r1) / 2.0,
+    )
+}
+
+// ---- Drivers: the ranked split of each series -----------------------------------------------
+
+/// The drivers of one series and, per dimension, the change not in the rows shown.
+struct RankedDrivers {
+    drivers: Vec<Driver>,
+    other: BTreeMap<String, f64>,
+}
+
+/// The segments of series `s`, per dimension ranked (significant first, then by score) and
+/// pruned to `max_drivers`, with the "everything else" that makes each dimension add up to
+/// `change`.
+fn ranked_drivers(
+    table: &CellTable,
+    subject: &Subject,
+    policy: &Policy,
+    cells: &[Cell],
+    s: usize,
+    change: f64,
+) -> RankedDrivers {
+    let mut drivers = Vec::new();
+    let mut other = BTreeMap::new();
+    for (di, dim) in table.dimensions.iter().enumerate() {
+        let mut mine: Vec<&Cell> = cells
+            .iter()
+            .filter(|c| c.series == s && c.origin == Origin::Dimension(di))
+            .collect();
+        mine.sort_by(|a, b| {
+            b.significant
+                .cmp(&a.significant)
+                .then(b.score.abs().total_cmp(&a.score.abs()))
+                .then(
+                    b.assess
+                        .contribution
+                        .abs()
+                        .total_cmp(&a.assess.contribution.abs()),
+                )
+                .then(a.key.cmp(&b.key))
+                .then(a.effect.cmp(&b.effect))
+        });
+        let shown: Vec<&Cell> = mine.into_iter().take(policy.max_drivers).collect();
+        let sum: f64 = shown.iter().map(|c| c.assess.contribution).sum();
+        other.insert(dim.clone(), change - sum);
+        drivers.extend(shown.into_iter().map(|c| driver(subject, policy, c)));
+    }
+    RankedDrivers { drivers, other }
+}
+
+fn driver(subject: &Subject, policy: &Policy, c: &Cell) -> Driver {
+    Driver {
+        key: c.key.clone(),
+        effect: c.effect,
+        contribution: c.assess.contribution,
+        ci: c.assess.ci.map(|(l, u)| [l, u]),
+        z: c.assess.z,
+        q: c.q,
+        significant: c.significant,
+        owner: policy
+            .routing
+            .primary(subject.branch(c.series), c.effect, subject.tree())
+            .map(|o| o.id.clone()),
+        rate_before: c.split.r0,
+        rate_after: c.split.r1,
+        rate_ci_before: c.wilson.0,
+        rate_ci_after: c.wilson.1,
+        shrunk_rate_before: c.shrunk.0,
+        shrunk_rate_after: c.shrunk.1,
+        share_before: c.split.w0,
+        share_after: c.split.w1,
+        n_before: c.n.0,
+        n_after: c.n.1,
+        note: c.note.clone(),
+    }
+}
+
+/// Every branch of the tree with its headline and ranked drivers.
+fn branches(
+    table: &CellTable,
+    subject: &Subject,
+    policy: &Policy,
+    heads: &[Head],
+    cells: &[Cell],
+) -> Vec<Branch> {
+    subject
+        .branches
+        .iter()
+        .enumerate()
+        .map(|(i, &cause)| {
+            let s = i + 1;
+            let h = &heads[s];
+            let ranked = ranked_drivers(table, subject, policy, cells, s, h.change);
+            Branch {
+                cause,
+                owner: policy.routing.branch_owner(cause).clone(),
+                before: h.before,
+                after: h.after,
+                change: h.change,
+                ci: h.ci,
+                z: h.z,
+                significant: h.significant,
+                drivers: ranked.drivers,
+                other: ranked.other,
+            }
+        })
+        .collect()
+}
+
+// ---- Summaries ------------------------------------------------------------------------------
 
 /// One sentence per owner: branch owners about their branch, the mix owner (and, without a
 /// tree, everyone pushed to) about the measure, team leads about their team's largest cell.
@@ -568,7 +688,7 @@ fn summarise(
         let best = mine.first().copied()?;
         mine.iter()
             .copied()
-            .find(|p| p.cells.len() > 1 && p.change.abs() >= 0.8 * best.change.abs())
+            .find(|p| p.key.is_combination() && p.change.abs() >= 0.8 * best.change.abs())
             .or(Some(best))
     };
     let mut covered: Vec<String> = Vec::new();
@@ -618,7 +738,7 @@ fn summarise(
         if covered.contains(&p.owner.email) {
             continue;
         }
-        let team = p.cells.get(TEAM_DIMENSION).cloned().unwrap_or_default();
+        let team = p.key.value_of(TEAM_DIMENSION).unwrap_or_default();
         let of_what = match p.branch {
             Some(c) => subject
                 .branches
@@ -630,7 +750,7 @@ fn summarise(
         };
         out.insert(
             p.owner.id.to_string(),
-            summary::team_sentence(&team, p, &of_what, percent),
+            summary::team_sentence(team, p, &of_what, percent),
         );
         covered.push(p.owner.email.clone());
     }

@@ -1,5 +1,6 @@
 //! What `explain` returns: serialisable as the stable JSON of `baton explain --format json`.
 
+use super::segment::SegmentKey;
 use crate::domain::{Cause, Owner, OwnerId, Period};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -53,8 +54,9 @@ pub enum Effect {
 /// One cell of a split: a segment of one dimension and one effect.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Driver {
-    pub dimension: String,
-    pub segment: String,
+    /// The segment; in the JSON `dimension` (`team`) and `segment` (`Billing`).
+    #[serde(flatten)]
+    pub key: SegmentKey,
     pub effect: Effect,
     /// Points of the change (a fraction: 0.031 is 3.1 points) this cell accounts for.
     pub contribution: f64,
@@ -161,11 +163,11 @@ pub struct Push {
     pub role: Role,
     pub metric: String,
     pub branch: Option<Cause>,
-    /// `team` or, for a localised cell, `team & channel`.
-    pub dimension: String,
-    /// `Billing` or `Billing & chat`.
-    pub segment: String,
-    pub cells: BTreeMap<String, String>,
+    /// The segment or localised combination; in the JSON `dimension` (`team` or
+    /// `team & channel`), `segment` (`Billing` or `Billing & chat`) and `cells`
+    /// (dimension -> value).
+    #[serde(flatten, serialize_with = "SegmentKey::serialize_with_cells")]
+    pub key: SegmentKey,
     pub effect: Effect,
     /// The cell's contribution to the change.
     pub change: f64,

@@ -10,7 +10,8 @@
 //! Public face: [`explain`] (handoff facts), [`explain_table`] / [`explain_tables`] (any table
 //! with a numerator and a denominator), [`explain_cells`] (plain cells), [`render_table`].
 //! Inside: `aggregate` (the only polars code: facts -> cells), `attribution`, `stats`,
-//! `localise`, `route`, `summary`, `engine` (cells -> explanation).
+//! `localise`, `route`, `summary`, `segment` (the typed key of a segment or combination),
+//! `engine` (cells -> explanation).
 
 mod aggregate;
 mod attribution;
@@ -20,6 +21,7 @@ mod explanation;
 mod localise;
 mod measure;
 mod route;
+mod segment;
 mod stats;
 mod summary;
 mod table;
@@ -31,6 +33,7 @@ pub use explanation::{
 };
 pub use measure::{Metric, UnknownMetric};
 pub use route::Routing;
+pub use segment::{EmptySegmentKey, SegmentKey};
 pub use stats::{bh_qvalues, newcombe, two_proportion_z, wilson, BetaPrior};
 pub use table::render_table;
 

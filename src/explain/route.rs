@@ -3,6 +3,7 @@
 //! team also to that team's lead (`teams.X.lead`).
 
 use super::explanation::{Effect, Role};
+use super::segment::SegmentKey;
 use crate::config::Config;
 use crate::domain::{Cause, Owner, OwnerId};
 use std::collections::BTreeMap;
@@ -74,7 +75,7 @@ impl Routing {
         branch: Option<Cause>,
         effect: Effect,
         tree: bool,
-        cells: &BTreeMap<String, String>,
+        key: &SegmentKey,
     ) -> Vec<(Owner, Role)> {
         let mut out: Vec<(Owner, Role)> = Vec::new();
         if let Some(o) = self.primary(branch, effect, tree) {
@@ -85,8 +86,8 @@ impl Routing {
             };
             out.push((o.clone(), role));
         }
-        if let Some(lead) = cells
-            .get(TEAM_DIMENSION)
+        if let Some(lead) = key
+            .value_of(TEAM_DIMENSION)
             .and_then(|team| self.team_leads.get(team))
         {
             if !out.iter().any(|(o, _)| o.email == lead.email) {
@@ -105,27 +106,26 @@ mod tests {
     fn routes_by_effect_branch_and_team() {
         let cfg = Config::embedded().unwrap();
         let r = Routing::from_config(&cfg);
-        let cells: BTreeMap<String, String> = [("team".to_string(), "Billing".to_string())].into();
+        let billing = SegmentKey::single("team", "Billing");
         // Rate in the skill branch: Enablement, plus the Billing lead.
-        let to = r.recipients(Some(Cause::Skill), Effect::Rate, true, &cells);
+        let to = r.recipients(Some(Cause::Skill), Effect::Rate, true, &billing);
         assert_eq!(to.len(), 2);
         assert_eq!(to[0].0.email, "enablement@example.com");
         assert_eq!(to[0].1, Role::BranchOwner);
         assert_eq!(to[1].0.email, "billing-lead@example.com");
         assert_eq!(to[1].1, Role::TeamLead);
         // Mix in the skill branch: the mix owner (routing's owner by default).
-        let to = r.recipients(Some(Cause::Skill), Effect::Mix, true, &BTreeMap::new());
+        let topic = SegmentKey::single("topic", "billing");
+        let to = r.recipients(Some(Cause::Skill), Effect::Mix, true, &topic);
         assert_eq!(to.len(), 1);
         assert_eq!(to[0].0.email, "support-ops@example.com");
         assert_eq!(to[0].1, Role::MixOwner);
         // A rate cell of the whole tree measure has no owner of its own.
-        assert!(r
-            .recipients(None, Effect::Rate, true, &BTreeMap::new())
-            .is_empty());
+        assert!(r.recipients(None, Effect::Rate, true, &topic).is_empty());
         // Teams without a lead route nowhere extra.
-        let cells: BTreeMap<String, String> = [("team".to_string(), "AI Agent".to_string())].into();
+        let ai = SegmentKey::single("team", "AI Agent");
         assert_eq!(
-            r.recipients(Some(Cause::Routing), Effect::Rate, true, &cells)
+            r.recipients(Some(Cause::Routing), Effect::Rate, true, &ai)
                 .len(),
             1
         );

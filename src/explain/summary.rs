@@ -205,6 +205,7 @@ mod tests {
     use super::*;
     use crate::domain::{Owner, OwnerId};
     use crate::explain::explanation::Role;
+    use crate::explain::segment::SegmentKey;
 
     fn push(change: f64, what: &str) -> Push {
         Push {
@@ -216,9 +217,11 @@ mod tests {
             role: Role::BranchOwner,
             metric: "handoff_rate".into(),
             branch: Some(Cause::Routing),
-            dimension: "topic & team".into(),
-            segment: "billing & General Support".into(),
-            cells: Default::default(),
+            key: SegmentKey::new(vec![
+                ("topic".into(), "billing".into()),
+                ("team".into(), "General Support".into()),
+            ])
+            .unwrap(),
             effect: Effect::Rate,
             change,
             ci: [0.01, 0.03],

@@ -37,7 +37,10 @@ fn drivers_block(
 ) {
     let unit = if percent { " (points)" } else { "" };
     for dim in dims.iter().filter(|d| other.contains_key(*d)) {
-        let rows: Vec<&Driver> = drivers.iter().filter(|d| &d.dimension == dim).collect();
+        let rows: Vec<&Driver> = drivers
+            .iter()
+            .filter(|d| d.key.is_segment_of(dim))
+            .collect();
         let _ = writeln!(out, "  by {dim}");
         let _ = writeln!(
             out,
@@ -61,7 +64,7 @@ fn drivers_block(
             let _ = writeln!(
                 out,
                 "    {:<26} {:<5} {:>14} {:>20} {:>9} {:>17}  {}",
-                truncate(&d.segment, 26),
+                truncate(&d.key.values().to_string(), 26),
                 match d.effect {
                     super::Effect::Mix => "mix",
                     super::Effect::Rate => "rate",

@@ -567,11 +567,9 @@ impl OwnerView {
                     .iter()
                     .find(|b| b.cause == cause)
                     .and_then(|b| {
-                        b.drivers.iter().find(|d| {
-                            d.dimension == p.dimension
-                                && d.segment == p.segment
-                                && d.effect == p.effect
-                        })
+                        b.drivers
+                            .iter()
+                            .find(|d| d.key == p.key && d.effect == p.effect)
                     });
                 let effect = match p.effect {
                     Effect::Mix => "more volume in a segment that hands off more",
@@ -579,8 +577,8 @@ impl OwnerView {
                 };
                 Some(DriverLine {
                     cause,
-                    dimension: p.dimension.clone(),
-                    segment: p.segment.clone(),
+                    dimension: p.key.dimensions().to_string(),
+                    segment: p.key.values().to_string(),
                     contribution_pp: p.change * 100.0,
                     change_pp: driver.and_then(|d| Some((d.rate_after? - d.rate_before?) * 100.0)),
                     conversations: driver.map(|d| d.n_after.round() as i64).unwrap_or(0),
