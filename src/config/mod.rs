@@ -7,7 +7,10 @@
 mod source;
 mod types;
 
-pub use source::{AuthConfig, AuthKind, SourceConfig, SourceFormat, SourceKind};
+pub use source::{
+    AuthConfig, AuthKind, CanonicalSource, HttpOptions, IntercomSource, KeyError, SourceConfig,
+    SourceFormat, SourceKind, ZendeskSource,
+};
 pub use types::*;
 
 use crate::domain::{Cause, Owner, OwnerId};
@@ -80,9 +83,11 @@ impl Config {
 
     /// Parses and validates TOML text; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
-        let de = toml::Deserializer::parse(text)
+        let mut doc: toml::Table = toml::from_str(text)
             .map_err(|e| ConfigError::invalid(file, "(syntax)", e.message().to_string()))?;
-        let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+        // Sources first, each on its own, so an error inside one names its key (source.rs).
+        let sources = source::take_sources(&mut doc, file)?;
+        let mut cfg: Config = serde_path_to_error::deserialize(toml::Value::Table(doc)).map_err(|e| {
             let key = e.path().to_string();
             let message = e.into_inner().message().to_string();
             ConfigError::invalid(
@@ -95,6 +100,7 @@ impl Config {
                 message,
             )
         })?;
+        cfg.sources = sources;
         cfg.validate(file)?;
         Ok(cfg)
     }
