@@ -87,7 +87,8 @@ impl Config {
             .map_err(|e| ConfigError::invalid(file, "(syntax)", e.message().to_string()))?;
         // Sources first, each on its own, so an error inside one names its key (source.rs).
         let sources = source::take_sources(&mut doc, file)?;
-        let mut cfg: Config = serde_path_to_error::deserialize(toml::Value::Table(doc)).map_err(|e| {
+        let de = toml::Value::Table(doc);
+        let mut cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let message = e.into_inner().message().to_string();
             ConfigError::invalid(

@@ -559,7 +559,10 @@ max_retries = 2
         let (key, msg) =
             error("[sources.zd]\nkind = \"zendesk\"\nbase_url = \"https://a.b\"\nconcurency = 2\n");
         assert_eq!(key, "sources.zd.concurency");
-        assert!(msg.contains("unknown key") && msg.contains("`concurrency`"), "{msg}");
+        assert!(
+            msg.contains("unknown key") && msg.contains("`concurrency`"),
+            "{msg}"
+        );
 
         let (key, msg) =
             error("[sources.zd]\nkind = \"zendesk\"\nbase_url = \"https://a.b\"\nconcurrency = \"many\"\n");
@@ -588,7 +591,8 @@ max_retries = 2
         let (key, _) = error("[sources.x]\nkind = \"intercom\"\n");
         assert_eq!(key, "sources.x.base_url");
 
-        let (key, _) = error("[sources.x]\nkind = \"canonical\"\nurl = \"file:///x\"\nconcurrency = 0\n");
+        let (key, _) =
+            error("[sources.x]\nkind = \"canonical\"\nurl = \"file:///x\"\nconcurrency = 0\n");
         assert_eq!(key, "sources.x.concurrency");
 
         // Before the embedded default's tables, so that it is a top-level key.
@@ -607,8 +611,30 @@ max_retries = 2
     }
 
     #[test]
+    fn the_example_in_docs_sources_md_parses() {
+        let doc = include_str!("../../docs/sources.md");
+        let example = doc
+            .split("```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("a toml block in docs/sources.md");
+        let cfg = parse(example).unwrap();
+        let kinds: Vec<SourceKind> = cfg.sources.values().map(SourceConfig::kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                SourceKind::Canonical,
+                SourceKind::Intercom,
+                SourceKind::Zendesk
+            ]
+        );
+    }
+
+    #[test]
     fn every_kind_lists_its_keys() {
-        assert!(SourceKind::Canonical.own_keys().contains(&"timestamp_format"));
+        assert!(SourceKind::Canonical
+            .own_keys()
+            .contains(&"timestamp_format"));
         assert!(SourceKind::Intercom.own_keys().contains(&"api_version"));
         assert!(!SourceKind::Zendesk.own_keys().contains(&"http"));
         assert!(keys_of::<HttpOptions>().contains(&"max_wait_secs"));

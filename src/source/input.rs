@@ -69,8 +69,12 @@ fn input_url(input: &str) -> Result<Url, SourceError> {
             .map_err(|e| config(format!("cannot resolve the relative path `{input}`: {e}")))?
             .join(path)
     };
-    Url::from_file_path(&absolute)
-        .map_err(|_| config(format!("`{}` is not a usable file path", absolute.display())))
+    Url::from_file_path(&absolute).map_err(|_| {
+        config(format!(
+            "`{}` is not a usable file path",
+            absolute.display()
+        ))
+    })
 }
 
 #[cfg(test)]
@@ -82,16 +86,15 @@ mod tests {
         let here = std::env::current_dir().unwrap();
         let url = input_url("data/my events.csv").unwrap();
         assert_eq!(url.scheme(), "file");
-        assert_eq!(
-            url.to_file_path().unwrap(),
-            here.join("data/my events.csv")
-        );
+        assert_eq!(url.to_file_path().unwrap(), here.join("data/my events.csv"));
         assert_eq!(
             input_url("/tmp/x.parquet").unwrap().as_str(),
             "file:///tmp/x.parquet"
         );
         assert_eq!(
-            input_url("https://h.example/t.csv?token=1").unwrap().as_str(),
+            input_url("https://h.example/t.csv?token=1")
+                .unwrap()
+                .as_str(),
             "https://h.example/t.csv?token=1"
         );
         let SourceConfig::Canonical(c) = input_source("x.jsonl").unwrap() else {
