@@ -8,8 +8,8 @@ mod source;
 mod types;
 
 pub use source::{
-    AuthConfig, AuthKind, CanonicalSource, HttpOptions, IntercomSource, KeyError, SourceConfig,
-    SourceFormat, SourceKind, ZendeskSource,
+    AuthConfig, AuthKind, CanonicalSource, HttpOptions, IntercomSource, SourceConfig, SourceFormat,
+    SourceKind, ZendeskSource,
 };
 pub use types::*;
 

@@ -234,7 +234,7 @@ impl SourceConfig {
 
     /// Decodes one `[sources.NAME]` table. The error's key is relative to the table
     /// (`api_version`, `auth.user`).
-    pub fn from_table(mut table: toml::Table) -> Result<SourceConfig, KeyError> {
+    fn from_table(mut table: toml::Table) -> Result<SourceConfig, KeyError> {
         let kind = match table.remove("kind") {
             None => {
                 return Err(KeyError::new(
@@ -346,9 +346,9 @@ pub(super) fn take_sources(
 
 /// An error inside one source table: the key (relative to the table) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyError {
-    pub key: String,
-    pub message: String,
+struct KeyError {
+    key: String,
+    message: String,
 }
 
 impl KeyError {
