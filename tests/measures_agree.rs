@@ -103,8 +103,8 @@ fn same_den(what: &str, explain: f64, metrics: f64) {
 fn rate_drivers<'a>(drivers: &'a [Driver], dim: &str) -> BTreeMap<&'a str, &'a Driver> {
     drivers
         .iter()
-        .filter(|d| d.dimension == dim && d.effect == Effect::Rate)
-        .map(|d| (d.segment.as_str(), d))
+        .filter(|d| d.key.is_segment_of(dim) && d.effect == Effect::Rate)
+        .filter_map(|d| Some((d.key.value_of(dim)?, d)))
         .collect()
 }
 

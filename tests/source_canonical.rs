@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
-use baton::config::{AuthConfig, AuthKind, SourceConfig};
+use baton::config::{AuthConfig, AuthKind, CanonicalSource, SourceConfig};
 use baton::source::{pull, pull_with_stats, PullOptions, PullWindow, SourceError};
 use source_support::{handoff_summary, lines, serve};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -51,10 +51,18 @@ fn expected_lines() -> Vec<&'static str> {
 }
 
 fn fast(mut src: SourceConfig) -> SourceConfig {
-    src.backoff_base_ms = 10;
-    src.backoff_max_secs = 1;
-    src.timeout_secs = 1;
+    let http = src.http_mut();
+    http.backoff_base_ms = 10;
+    http.backoff_max_secs = 1;
+    http.timeout_secs = 1;
     src
+}
+
+fn canonical(url: &str) -> CanonicalSource {
+    match SourceConfig::canonical(url) {
+        SourceConfig::Canonical(c) => c,
+        other => unreachable!("{other:?}"),
+    }
 }
 
 fn check_fixture(ing: &baton::ingest::Ingested) {
@@ -128,8 +136,8 @@ async fn a_429_with_retry_after_waits_that_long() {
         "http://{addr}/events.csv"
     )));
     // A backoff of 5 s would make the test slow: the wait must come from Retry-After (1 s).
-    src.backoff_base_ms = 5000;
-    src.backoff_max_secs = 5;
+    src.http_mut().backoff_base_ms = 5000;
+    src.http_mut().backoff_max_secs = 5;
     let t0 = Instant::now();
     let got = pull_with_stats(
         "helpdesk",
@@ -175,7 +183,7 @@ async fn a_401_fails_at_once_with_the_url_but_no_secret() {
     let mut src = fast(SourceConfig::canonical(&format!(
         "http://{addr}/private/events.csv?api_key=query-secret-77"
     )));
-    src.auth = Some(AuthConfig {
+    src.http_mut().auth = Some(AuthConfig {
         kind: AuthKind::Bearer,
         user: None,
         secret_env: Some("BATON_TEST_CANONICAL_TOKEN".into()),
@@ -227,7 +235,7 @@ async fn persistent_5xx_gives_up_after_max_retries() {
     let mut src = fast(SourceConfig::canonical(&format!(
         "http://{addr}/events.csv"
     )));
-    src.max_retries = 2;
+    src.http_mut().max_retries = 2;
     let err = pull(
         "helpdesk",
         &src,
@@ -320,9 +328,10 @@ async fn file_urls_and_extensions_pick_the_reader() {
         .replace("\"conversation_id\"", "\"ticket\"");
     let path = dir.path().join("events.jsonl");
     std::fs::write(&path, jsonl).unwrap();
-    let mut src = SourceConfig::canonical(&format!("file://{}", path.display()));
-    src.columns
-        .insert("ticket".into(), "conversation_id".into());
+    let src = SourceConfig::Canonical(CanonicalSource {
+        columns: [("ticket".into(), "conversation_id".into())].into(),
+        ..canonical(&format!("file://{}", path.display()))
+    });
     let ing = pull(
         "local",
         &src,

@@ -4,7 +4,7 @@
 
 mod source_support;
 
-use baton::config::{AuthConfig, AuthKind, SourceConfig, SourceKind};
+use baton::config::{AuthConfig, AuthKind, HttpOptions, IntercomSource, SourceConfig};
 use baton::source::{pull_with_stats, PullOptions, PullWindow};
 use chrono::DateTime;
 use serde_json::{json, Value};
@@ -184,27 +184,30 @@ fn serve_intercom(api: &FakeApi) {
 
 fn intercom_source(api: &FakeApi) -> SourceConfig {
     std::env::set_var("BATON_TEST_IC_TOKEN", "ic-secret-token");
-    let mut src = SourceConfig::canonical("unused");
-    src.kind = SourceKind::Intercom;
-    src.url = None;
-    src.base_url = Some(api.base());
-    src.api_version = Some("2.15".into());
-    src.auth = Some(AuthConfig {
-        kind: AuthKind::Bearer,
-        user: None,
-        secret_env: Some("BATON_TEST_IC_TOKEN".into()),
-        secret_file: None,
-    });
-    src.ai_team = Some("AI Agent".into());
-    src.tag_topics = BTreeMap::from([
-        ("billing_q".into(), "billing".into()),
-        ("password_reset".into(), "password_reset".into()),
-    ]);
-    src.concurrency = 2;
-    src.backoff_base_ms = 10;
-    src.backoff_max_secs = 1;
-    src.timeout_secs = 2;
-    src
+    SourceConfig::Intercom(IntercomSource {
+        base_url: api.base(),
+        api_version: Some("2.15".into()),
+        ai_agent_ids: Vec::new(),
+        ai_team: Some("AI Agent".into()),
+        tag_reasons: BTreeMap::new(),
+        tag_topics: BTreeMap::from([
+            ("billing_q".into(), "billing".into()),
+            ("password_reset".into(), "password_reset".into()),
+        ]),
+        http: HttpOptions {
+            auth: Some(AuthConfig {
+                kind: AuthKind::Bearer,
+                user: None,
+                secret_env: Some("BATON_TEST_IC_TOKEN".into()),
+                secret_file: None,
+            }),
+            concurrency: 2,
+            backoff_base_ms: 10,
+            backoff_max_secs: 1,
+            timeout_secs: 2,
+            ..HttpOptions::default()
+        },
+    })
 }
 
 fn check(ing: &baton::ingest::Ingested) {
@@ -303,7 +306,9 @@ async fn without_the_version_header_the_server_refuses_and_the_error_says_why() 
     let api = FakeApi::start().await;
     serve_intercom(&api);
     let mut src = intercom_source(&api);
-    src.api_version = Some("2.14".into());
+    if let SourceConfig::Intercom(ic) = &mut src {
+        ic.api_version = Some("2.14".into());
+    }
     let err = pull_with_stats(
         "intercom",
         &src,

@@ -4,7 +4,7 @@
 
 mod source_support;
 
-use baton::config::{AuthConfig, AuthKind, Config, SourceConfig, SourceKind};
+use baton::config::{AuthConfig, AuthKind, Config, HttpOptions, SourceConfig, ZendeskSource};
 use baton::domain::Period;
 use baton::metrics::{compute, MetricsRequest};
 use baton::source::{pull_with_stats, PullOptions, PullWindow, SourceError};
@@ -366,25 +366,26 @@ fn expected() -> Vec<String> {
 }
 
 fn zendesk_source(api: &FakeApi, env: &str) -> SourceConfig {
-    let mut src = SourceConfig::canonical("unused");
-    src.kind = SourceKind::Zendesk;
-    src.url = None;
-    src.base_url = Some(api.base());
-    src.auth = Some(AuthConfig {
-        kind: AuthKind::Basic,
-        user: Some("ops@example.com/token".into()),
-        secret_env: Some(env.into()),
-        secret_file: None,
-    });
-    src.ai_agent_ids = vec!["4".into()];
-    src.ai_team = Some("AI Agent".into());
-    src.tag_reasons = BTreeMap::from([("needs_specialist".into(), "needs_specialist".into())]);
-    src.tag_topics = BTreeMap::from([("billing_q".into(), "billing".into())]);
-    src.backoff_base_ms = 10;
-    src.backoff_max_secs = 1;
-    src.timeout_secs = 1;
-    src.max_retries = 3;
-    src
+    SourceConfig::Zendesk(ZendeskSource {
+        base_url: api.base(),
+        ai_agent_ids: vec!["4".into()],
+        ai_team: Some("AI Agent".into()),
+        tag_reasons: BTreeMap::from([("needs_specialist".into(), "needs_specialist".into())]),
+        tag_topics: BTreeMap::from([("billing_q".into(), "billing".into())]),
+        http: HttpOptions {
+            auth: Some(AuthConfig {
+                kind: AuthKind::Basic,
+                user: Some("ops@example.com/token".into()),
+                secret_env: Some(env.into()),
+                secret_file: None,
+            }),
+            backoff_base_ms: 10,
+            backoff_max_secs: 1,
+            timeout_secs: 1,
+            max_retries: 3,
+            ..HttpOptions::default()
+        },
+    })
 }
 
 /// Sets the token and makes the server insist on it (basic auth of user/token:secret).
@@ -521,7 +522,7 @@ async fn rate_limits_5xx_truncated_bodies_and_timeouts_are_survived() {
     api.fault("GET /api/v2/groups.json", Fault::Slow(1600));
     let mut src = zendesk_source(&api, "BATON_TEST_ZD_TOKEN_B");
     // A 5 s backoff would show if the 429 wait did not come from Retry-After (1 s).
-    src.backoff_base_ms = 40;
+    src.http_mut().backoff_base_ms = 40;
     let t0 = std::time::Instant::now();
     let got = pull_with_stats(
         "zendesk",
@@ -600,7 +601,7 @@ async fn an_interrupted_pull_resumes_from_the_last_saved_page_and_counts_nothing
         api.fault(&page_c, Fault::Status(500));
     }
     let mut src = zendesk_source(&api, "BATON_TEST_ZD_TOKEN_D");
-    src.max_retries = 1;
+    src.http_mut().max_retries = 1;
     let dir = tempfile::tempdir().unwrap();
     let opts = PullOptions {
         cache_dir: Some(dir.path().to_path_buf()),

@@ -18,16 +18,3 @@ pub fn format_for(path_or_url: &str) -> SourceFormat {
     let path = path_or_url.split(['?', '#']).next().unwrap_or("");
     crate::source::format_from_path(path).unwrap_or(SourceFormat::Csv)
 }
-
-/// A URL without user-info or query string, for messages.
-pub fn redact_url(url: &str) -> String {
-    // MERGE: replaced by crate::source::redact_url
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let rest = rest.rsplit_once('@').map(|(_, r)| r).unwrap_or(rest);
-            let rest = rest.split('?').next().unwrap_or(rest);
-            format!("{scheme}://{rest}")
-        }
-        None => url.to_string(),
-    }
-}

@@ -5,19 +5,17 @@
 //! (`--numerator --denominator --dims`, periods from `--period-column` or two files
 //! `--input` (after) and `--input-vs` (before)).
 
-use super::common::{format_for, load_config, on_terminal, redact_url};
+use super::common::{load_config, on_terminal};
 use super::UsageError;
-use crate::config::{Config, SourceFormat};
+use crate::config::Config;
 use crate::domain::Period;
 use crate::explain::{
     default_period, explain_table, explain_tables, render_table, Explanation, Metric, TableSpec,
 };
 use crate::run::{steps, Comparison, Input};
 use crate::source::{PullOptions, PullWindow};
-use anyhow::Context;
 use chrono::Utc;
 use polars::prelude::*;
-use std::io::Cursor;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -149,10 +147,10 @@ async fn generic(args: &Args, cfg: &Config) -> anyhow::Result<Explanation> {
     if spec.dimensions.is_empty() {
         return Err(UsageError("--dims needs at least one dimension column".into()).into());
     }
-    let after = read_table(&args.input).await?;
+    let after = pull_table(&args.input).await?;
     match (&args.input_vs, &args.period_column) {
         (Some(vs_input), None) => {
-            let before = read_table(vs_input).await?;
+            let before = pull_table(vs_input).await?;
             let name = |s: &str, given: &Option<String>| {
                 given.clone().unwrap_or_else(|| label_of(s))
             };
@@ -180,57 +178,18 @@ async fn generic(args: &Args, cfg: &Config) -> anyhow::Result<Explanation> {
     }
 }
 
+/// A generic table from a file or URL, through the source stage (retries, redaction) and
+/// ingest's table reader.
+async fn pull_table(input: &str) -> anyhow::Result<DataFrame> {
+    let opts = PullOptions {
+        cache_dir: None,
+        progress: on_terminal(),
+    };
+    Ok(crate::source::pull_table(input, &opts).await?)
+}
+
 /// The file name of a path or URL, to label a period.
 fn label_of(input: &str) -> String {
     let path = input.split(['?', '#']).next().unwrap_or(input);
     path.rsplit('/').next().unwrap_or(path).to_string()
-}
-
-/// Reads a generic table from a file or URL, typing columns from their values.
-async fn read_table(input: &str) -> anyhow::Result<DataFrame> {
-    let bytes = if input.starts_with("http://") || input.starts_with("https://") {
-        fetch(input).await?
-    } else {
-        let path = input.strip_prefix("file://").unwrap_or(input);
-        std::fs::read(path).with_context(|| format!("cannot read {path}"))?
-    };
-    let shown = redact_url(input);
-    let df = match format_for(input) {
-        SourceFormat::Csv => CsvReadOptions::default()
-            .with_has_header(true)
-            .with_infer_schema_length(None)
-            .into_reader_with_file_handle(Cursor::new(bytes))
-            .finish(),
-        SourceFormat::Parquet => ParquetReader::new(Cursor::new(bytes)).finish(),
-        SourceFormat::Jsonl => JsonReader::new(Cursor::new(bytes))
-            .with_json_format(JsonFormat::JsonLines)
-            .infer_schema_len(None)
-            .finish(),
-    }
-    .map_err(|e| anyhow::anyhow!("cannot read the table {shown}: {e}"))?;
-    Ok(df)
-}
-
-/// Fetches a generic table as it is (canonical event sources go through `crate::source`,
-/// which maps and pages them; a generic table needs neither).
-async fn fetch(url: &str) -> anyhow::Result<Vec<u8>> {
-    let shown = redact_url(url);
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(120))
-        .build()?;
-    // reqwest errors can carry the full URL (with any token in it): report our redacted form.
-    let resp = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot fetch {shown}: {}", e.without_url()))?;
-    let status = resp.status();
-    if !status.is_success() {
-        anyhow::bail!("cannot fetch {shown}: the server answered {status}");
-    }
-    Ok(resp
-        .bytes()
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot fetch {shown}: {}", e.without_url()))?
-        .to_vec())
 }

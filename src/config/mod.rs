@@ -8,7 +8,10 @@ mod source;
 mod typed;
 mod types;
 
-pub use source::{AuthConfig, AuthKind, SourceConfig, SourceFormat, SourceKind};
+pub use source::{
+    AuthConfig, AuthKind, CanonicalSource, HttpOptions, IntercomSource, SourceConfig, SourceFormat,
+    SourceKind, ZendeskSource,
+};
 pub use typed::CronExpr;
 pub use types::*;
 
@@ -83,7 +86,7 @@ impl Config {
 
     /// Parses and validates TOML text; `file` names it in errors.
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
-        let de = toml::Deserializer::parse(text).map_err(|e| {
+        let mut doc: toml::Table = toml::from_str(text).map_err(|e| {
             let at = e.span().map(|s| line_column(text, s.start));
             let message = match at {
                 Some((line, column)) => format!("line {line}, column {column}: {}", e.message()),
@@ -91,7 +94,10 @@ impl Config {
             };
             ConfigError::invalid(file, "(syntax)", message)
         })?;
-        let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+        // Sources first, each on its own, so an error inside one names its key (source.rs).
+        let sources = source::take_sources(&mut doc, file)?;
+        let de = toml::Value::Table(doc);
+        let mut cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
             let message = e.into_inner().message().to_string();
             ConfigError::invalid(
@@ -104,6 +110,7 @@ impl Config {
                 message,
             )
         })?;
+        cfg.sources = sources;
         cfg.validate(file)?;
         Ok(cfg)
     }

@@ -3,7 +3,7 @@
 //! result type that becomes canonical events.
 
 use super::{normalise, rows_to_frame, EventRow, IngestError, Ingested};
-use crate::config::SourceConfig;
+use crate::config::{IntercomSource, SourceConfig, ZendeskSource};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -58,7 +58,23 @@ pub struct Mapping {
 }
 
 impl Mapping {
+    /// The mapping options of a source; a canonical export has none (its rows are canonical).
     pub fn from_source(src: &SourceConfig) -> Mapping {
+        match src {
+            SourceConfig::Canonical(_) => Mapping::default(),
+            SourceConfig::Zendesk(z) => Mapping::zendesk(z),
+            SourceConfig::Intercom(i) => Mapping::intercom(i),
+        }
+    }
+    pub fn zendesk(src: &ZendeskSource) -> Mapping {
+        Mapping {
+            ai_agent_ids: src.ai_agent_ids.clone(),
+            ai_team: src.ai_team.clone(),
+            tag_reasons: src.tag_reasons.clone(),
+            tag_topics: src.tag_topics.clone(),
+        }
+    }
+    pub fn intercom(src: &IntercomSource) -> Mapping {
         Mapping {
             ai_agent_ids: src.ai_agent_ids.clone(),
             ai_team: src.ai_team.clone(),

@@ -374,7 +374,9 @@ pub fn report(
             if p != cur && p != prev {
                 continue;
             }
-            let value = r.text(d.as_str())?.unwrap_or_else(|| NONE_VALUE.to_string());
+            let value = r
+                .text(d.as_str())?
+                .unwrap_or_else(|| NONE_VALUE.to_string());
             let m = Measures::from_row(&r, &cfg.ai)?;
             let slot = cells.entry(value).or_default();
             if p == cur {

@@ -32,8 +32,6 @@ pub enum RunError {
     /// Nothing to report: sending every owner a page of dashes would look like a quiet week.
     #[error("no conversations were resolved in {period}; nothing was sent. {covered}")]
     EmptyPeriod { period: String, covered: String },
-    #[error("cannot read {input}: {reason}")]
-    Input { input: String, reason: String },
     #[error("no source `{name}` in the config (sources: {known})")]
     UnknownSource { name: String, known: String },
     #[error(transparent)]

@@ -100,7 +100,10 @@ pub async fn pull(
                 })
             }
         },
-        Input::Export(path_or_url) => vec![("input".to_string(), export_source(path_or_url)?)],
+        Input::Export(path_or_url) => vec![(
+            "input".to_string(),
+            crate::source::input_source(path_or_url)?,
+        )],
     };
     let mut all: Option<Ingested> = None;
     let mut pulls = Vec::new();
@@ -122,22 +125,6 @@ pub async fn pull(
         ingested,
         sources: pulls,
     })
-}
-
-/// The canonical source of an export given on the command line.
-fn export_source(path_or_url: &str) -> Result<SourceConfig, RunError> {
-    if path_or_url.contains("://") {
-        return Ok(SourceConfig::canonical(path_or_url));
-    }
-    let path = std::path::absolute(path_or_url).map_err(|e| RunError::Input {
-        input: path_or_url.to_string(),
-        reason: e.to_string(),
-    })?;
-    let url = reqwest::Url::from_file_path(&path).map_err(|_| RunError::Input {
-        input: path_or_url.to_string(),
-        reason: "not a file path".into(),
-    })?;
-    Ok(SourceConfig::canonical(url.as_str()))
 }
 
 /// Step 3: one row per conversation and per handoff, a batch of whole conversations per core.

@@ -5,7 +5,7 @@
 use super::cache::Cache;
 use super::http::{Fetcher, Request};
 use super::SourceError;
-use crate::config::{SourceConfig, SourceFormat};
+use crate::config::{CanonicalSource, SourceFormat};
 use crate::ingest::{read_canonical, Ingested};
 use reqwest::header::{
     HeaderValue, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
@@ -14,28 +14,18 @@ use reqwest::{StatusCode, Url};
 
 pub async fn pull(
     name: &str,
-    src: &SourceConfig,
+    src: &CanonicalSource,
     fetcher: &Fetcher,
     cache: &Cache,
 ) -> Result<Ingested, SourceError> {
-    let raw = src.url.as_deref().ok_or_else(|| SourceError::Config {
-        name: name.to_string(),
-        message: "a canonical source needs `url`".into(),
-    })?;
-    let url = Url::parse(raw).map_err(|e| SourceError::Config {
+    let url = Url::parse(&src.url).map_err(|e| SourceError::Config {
         name: name.to_string(),
         message: format!("url is not a URL ({e})"),
     })?;
-    let (bytes, content_type) = if url.scheme() == "file" {
-        (read_file(name, &url).await?, None)
-    } else {
-        fetch(fetcher, cache, url.clone()).await?
-    };
+    let (bytes, content_type) = read(name, &url, fetcher, cache).await?;
     let format = src
         .format
-        .or_else(|| format_from_path(url.path()))
-        .or_else(|| content_type.as_deref().and_then(format_from_content_type))
-        .unwrap_or(SourceFormat::Csv);
+        .unwrap_or_else(|| guess_format(&url, content_type.as_deref()));
     let columns = src.columns.clone();
     let ts = src.timestamp_format.clone();
     // Parsing is CPU work; keep it off the async workers.
@@ -49,6 +39,34 @@ pub async fn pull(
         false,
     );
     Ok(ingested)
+}
+
+/// The bytes at `url` (`file://` from disk, `http(s)://` through the fetcher, conditionally
+/// when the cache has a copy) and the Content-Type the server named.
+pub(super) async fn read(
+    name: &str,
+    url: &Url,
+    fetcher: &Fetcher,
+    cache: &Cache,
+) -> Result<(Vec<u8>, Option<String>), SourceError> {
+    match url.scheme() {
+        "file" => Ok((read_file(name, url).await?, None)),
+        "http" | "https" => fetch(fetcher, cache, url.clone()).await,
+        other => Err(SourceError::Config {
+            name: name.to_string(),
+            message: format!(
+                "cannot read a `{other}:` URL ({}): use http(s):// or file://",
+                fetcher.redactor.url(url)
+            ),
+        }),
+    }
+}
+
+/// The format of an export: the URL's extension, else the Content-Type, else CSV.
+pub(super) fn guess_format(url: &Url, content_type: Option<&str>) -> SourceFormat {
+    format_from_path(url.path())
+        .or_else(|| content_type.and_then(format_from_content_type))
+        .unwrap_or(SourceFormat::Csv)
 }
 
 async fn read_file(name: &str, url: &Url) -> Result<Vec<u8>, SourceError> {

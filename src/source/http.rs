@@ -3,7 +3,7 @@
 
 use super::progress::Progress;
 use super::SourceError;
-use crate::config::{AuthKind, SourceConfig};
+use crate::config::{AuthKind, HttpOptions};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,7 +24,7 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    pub fn from_config(src: &SourceConfig) -> RetryPolicy {
+    pub fn from_config(src: &HttpOptions) -> RetryPolicy {
         RetryPolicy {
             max_retries: src.max_retries,
             max_rate_limit_waits: src.max_rate_limit_waits,
@@ -85,6 +85,29 @@ impl Redactor {
         u.set_query(None);
         u.set_fragment(None);
         self.scrub(u.as_str())
+    }
+}
+
+/// A URL given on the command line as it may be shown: no user-info, no query string, no
+/// fragment. Text that does not parse as a URL (a local path) is shown as it is, unless it looks
+/// like one (`scheme://...`), when user-info and query are cut by hand.
+pub fn redact_url(input: &str) -> String {
+    match Url::parse(input) {
+        Ok(url) if url.has_host() || url.scheme() == "file" => Redactor::default().url(&url),
+        _ => match input.split_once("://") {
+            Some((scheme, rest)) => {
+                let rest = rest.split(['?', '#']).next().unwrap_or(rest);
+                let rest = match rest.split_once('/') {
+                    Some((authority, path)) => format!(
+                        "{}/{path}",
+                        authority.rsplit_once('@').map_or(authority, |(_, h)| h)
+                    ),
+                    None => rest.rsplit_once('@').map_or(rest, |(_, h)| h).to_string(),
+                };
+                format!("{scheme}://{rest}")
+            }
+            None => input.to_string(),
+        },
     }
 }
 
@@ -151,7 +174,7 @@ pub struct Fetcher {
 
 impl Fetcher {
     /// Builds the client and resolves the secret (from `auth.secret_env` / `auth.secret_file`).
-    pub fn new(name: &str, src: &SourceConfig, progress: Progress) -> Result<Fetcher, SourceError> {
+    pub fn new(name: &str, src: &HttpOptions, progress: Progress) -> Result<Fetcher, SourceError> {
         let credentials = resolve_credentials(name, src)?;
         let secrets = match &credentials {
             Some(Credentials::Basic { secret, .. }) => vec![secret.clone()],
@@ -413,7 +436,7 @@ pub fn rate_limit_wait(headers: &HeaderMap, now: SystemTime) -> Option<(Duration
     None
 }
 
-fn resolve_credentials(name: &str, src: &SourceConfig) -> Result<Option<Credentials>, SourceError> {
+fn resolve_credentials(name: &str, src: &HttpOptions) -> Result<Option<Credentials>, SourceError> {
     let Some(auth) = &src.auth else {
         return Ok(None);
     };
@@ -510,5 +533,21 @@ mod tests {
         let u = Url::parse("https://me:pw@acme.zendesk.com/api/v2/x.json?token=abc#f").unwrap();
         assert_eq!(r.url(&u), "https://acme.zendesk.com/api/v2/x.json");
         assert_eq!(r.scrub("bad token s3cr3t-token here"), "bad token *** here");
+    }
+
+    #[test]
+    fn command_line_urls_lose_userinfo_and_query_paths_stay() {
+        assert_eq!(
+            redact_url("https://me:pw@host.example/t.csv?token=abc#x"),
+            "https://host.example/t.csv"
+        );
+        assert_eq!(redact_url("file:///data/t.csv?x=1"), "file:///data/t.csv");
+        assert_eq!(redact_url("data/t.csv"), "data/t.csv");
+        assert_eq!(redact_url("/abs/t.parquet"), "/abs/t.parquet");
+        // Not a valid URL (bad port): still no secrets.
+        assert_eq!(
+            redact_url("https://me:pw@host:99999/t.csv?token=abc"),
+            "https://host:99999/t.csv"
+        );
     }
 }

@@ -7,10 +7,11 @@ use super::http::{Fetcher, Request};
 use super::stream::{PageInfo, Stream};
 use super::zendesk::array;
 use super::{PullWindow, SourceError};
-use crate::config::SourceConfig;
+use crate::config::IntercomSource;
 use crate::ingest::intercom::{to_events, IntercomExport};
 use crate::ingest::vendor::{id, time, Mapping, VendorEvents};
 use chrono::{DateTime, Duration, Utc};
+use reqwest::header::{HeaderName, HeaderValue, ACCEPT};
 use reqwest::Url;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -22,12 +23,13 @@ const PER_PAGE: u32 = 150;
 const LAG_MINUTES: i64 = 5;
 
 pub async fn pull(
-    src: &SourceConfig,
+    src: &IntercomSource,
     window: &PullWindow,
     fetcher: &Fetcher,
     cache: &Cache,
 ) -> Result<(VendorEvents, u64), SourceError> {
-    let base = super::base_url(fetcher.name(), src)?;
+    let fetcher = &with_version_headers(fetcher, src)?;
+    let base = super::base_url(fetcher.name(), &src.base_url)?;
     let closed = Utc::now() - Duration::minutes(LAG_MINUTES) >= window.end;
     let bounded = window.start > DateTime::<Utc>::UNIX_EPOCH;
     let start = window.start.timestamp().max(0);
@@ -174,13 +176,27 @@ pub async fn pull(
             admins,
             teams,
         },
-        &Mapping::from_source(src),
+        &Mapping::intercom(src),
     );
     for _ in 0..gone {
         out.ignored("intercom conversation deleted during the pull (404)");
     }
     out.retain_window(window.start, window.end);
     Ok((out, cached + c1 + c2))
+}
+
+/// The fetcher sending `Intercom-Version` and `Accept: application/json` with every request
+/// (a clone: counters, progress and the concurrency limit stay shared).
+fn with_version_headers(fetcher: &Fetcher, src: &IntercomSource) -> Result<Fetcher, SourceError> {
+    let version = src.api_version.as_deref().unwrap_or(DEFAULT_VERSION);
+    let value = HeaderValue::from_str(version).map_err(|_| SourceError::Config {
+        name: fetcher.name().to_string(),
+        message: format!("api_version `{version}` cannot be sent as a header"),
+    })?;
+    Ok(fetcher
+        .clone()
+        .with_header(HeaderName::from_static("intercom-version"), value)
+        .with_header(ACCEPT, HeaderValue::from_static("application/json")))
 }
 
 /// `GET /admins` or `GET /teams` (one page each), cached after the first pull.

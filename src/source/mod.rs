@@ -1,7 +1,10 @@
 //! Source: pull helpdesk exports over HTTP (or `file://`) and hand them to ingest.
 //!
 //! [`pull`] is the one public face: it reads a configured source (a canonical export, the
-//! Zendesk or the Intercom API) for a window of time and returns canonical events. Underneath:
+//! Zendesk or the Intercom API) for a window of time and returns canonical events. For the
+//! command line, [`input_source`] makes a `--input` path or URL a canonical source, and
+//! [`pull_table`] reads any table (not canonical events) through the same HTTP client and
+//! reader; [`redact_url`] is how a URL is shown in logs and errors. Underneath:
 //! `http` (credentials, retries, rate limits, redaction), `cache` (pages saved on disk so reruns
 //! and crash-resumes do not pull again), `progress` (spinner or log lines), and one module per
 //! kind of source. Vendor JSON is turned into canonical rows by `crate::ingest::{zendesk,
@@ -10,12 +13,14 @@
 mod cache;
 mod canonical;
 mod http;
+mod input;
 mod intercom;
 mod progress;
 mod stream;
 mod zendesk;
 
-use crate::config::{SourceConfig, SourceKind};
+use crate::config::SourceConfig;
+use crate::ingest::vendor::VendorEvents;
 use crate::ingest::{IngestError, Ingested};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
@@ -23,7 +28,8 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
 pub use canonical::format_from_path;
-pub use http::rate_limit_wait;
+pub use http::{rate_limit_wait, redact_url};
+pub use input::{input_source, pull_table};
 
 /// The instants a run needs events for.
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +102,14 @@ pub enum SourceError {
         path: String,
         reason: String,
     },
+    /// A table ([`pull_table`]) that does not decode as its format.
+    #[error("source `{name}`: cannot read the table {input}: {source}")]
+    Table {
+        name: String,
+        /// Redacted.
+        input: String,
+        source: IngestError,
+    },
     /// The vendor answered 200 with JSON that is not the documented shape.
     #[error("source `{name}`: {request} returned an unexpected shape: {reason}")]
     Shape {
@@ -149,45 +163,19 @@ pub async fn pull_with_stats(
     opts: &PullOptions,
 ) -> Result<Pulled, SourceError> {
     let progress = progress::Progress::new(name, opts.progress);
-    let mut fetcher = http::Fetcher::new(name, src, progress.clone())?;
+    let fetcher = http::Fetcher::new(name, src.http(), progress.clone())?;
     let cache = cache::Cache::new(opts.cache_dir.as_deref(), name);
-    let vendor = match src.kind {
-        SourceKind::Canonical => None,
-        SourceKind::Zendesk => Some(zendesk::pull(src, window, &fetcher, &cache).await?),
-        SourceKind::Intercom => {
-            let version = src
-                .api_version
-                .as_deref()
-                .unwrap_or(intercom::DEFAULT_VERSION);
-            let value = version.parse().map_err(|_| SourceError::Config {
-                name: name.to_string(),
-                message: format!("api_version `{version}` cannot be sent as a header"),
-            })?;
-            fetcher = fetcher
-                .with_header(
-                    reqwest::header::HeaderName::from_static("intercom-version"),
-                    value,
-                )
-                .with_header(
-                    reqwest::header::ACCEPT,
-                    reqwest::header::HeaderValue::from_static("application/json"),
-                );
-            Some(intercom::pull(src, window, &fetcher, &cache).await?)
-        }
-    };
-    let (ingested, skipped, cached_pages) = match vendor {
-        None => (
-            canonical::pull(name, src, &fetcher, &cache).await?,
+    let (ingested, skipped, cached_pages) = match src {
+        SourceConfig::Canonical(c) => (
+            canonical::pull(name, c, &fetcher, &cache).await?,
             BTreeMap::new(),
             0,
         ),
-        Some((events, cached)) => {
-            let mut skipped = events.ignored.clone();
-            for (k, v) in &events.unknown {
-                *skipped.entry(k.clone()).or_default() += v;
-            }
-            let ingested = off_runtime(name, move || events.into_ingested()).await??;
-            (ingested, skipped, cached)
+        SourceConfig::Zendesk(z) => {
+            vendor_events(name, zendesk::pull(z, window, &fetcher, &cache).await?).await?
+        }
+        SourceConfig::Intercom(i) => {
+            vendor_events(name, intercom::pull(i, window, &fetcher, &cache).await?).await?
         }
     };
     progress.finish();
@@ -204,12 +192,22 @@ pub async fn pull_with_stats(
     })
 }
 
+/// A vendor adapter's rows as canonical events (validated off the runtime), with what it
+/// skipped by reason and the pages it took from the cache.
+async fn vendor_events(
+    name: &str,
+    (events, cached): (VendorEvents, u64),
+) -> Result<(Ingested, BTreeMap<String, usize>, u64), SourceError> {
+    let mut skipped = events.ignored.clone();
+    for (k, v) in &events.unknown {
+        *skipped.entry(k.clone()).or_default() += v;
+    }
+    let ingested = off_runtime(name, move || events.into_ingested()).await??;
+    Ok((ingested, skipped, cached))
+}
+
 /// `base_url` of a vendor source, ending in `/` so endpoint paths join under it.
-fn base_url(name: &str, src: &SourceConfig) -> Result<reqwest::Url, SourceError> {
-    let raw = src.base_url.as_deref().ok_or_else(|| SourceError::Config {
-        name: name.to_string(),
-        message: "a vendor source needs `base_url`".into(),
-    })?;
+fn base_url(name: &str, raw: &str) -> Result<reqwest::Url, SourceError> {
     let with_slash = if raw.ends_with('/') {
         raw.to_string()
     } else {
@@ -228,25 +226,15 @@ fn base_url(name: &str, src: &SourceConfig) -> Result<reqwest::Url, SourceError>
     Ok(url)
 }
 
-/// Runs CPU-bound polars work on a plain thread and awaits it. Not `spawn_blocking`: polars
-/// calls `tokio::task::block_in_place` internally, which panics on a thread that belongs to a
-/// current-thread runtime; a thread outside any runtime works under every runtime flavour.
+/// Decodes off the async runtime (see `crate::offload`), a failure named after the source.
 async fn off_runtime<T: Send + 'static>(
     name: &str,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, SourceError> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("baton-ingest".into())
-        .spawn(move || {
-            let _ = tx.send(work());
-        })
+    crate::offload::cpu("decoding an export", work)
+        .await
         .map_err(|e| SourceError::Http {
             name: name.to_string(),
-            message: format!("cannot start a thread to read the export: {e}"),
-        })?;
-    rx.await.map_err(|_| SourceError::Http {
-        name: name.to_string(),
-        message: "reading the export panicked".into(),
-    })
+            message: e.to_string(),
+        })
 }

@@ -5,7 +5,7 @@ use super::cache::Cache;
 use super::http::{Fetcher, Request};
 use super::stream::{PageInfo, Stream};
 use super::{PullWindow, SourceError};
-use crate::config::SourceConfig;
+use crate::config::ZendeskSource;
 use crate::ingest::vendor::{id, Mapping, VendorEvents};
 use crate::ingest::zendesk::{to_events, user_ids, ZendeskExport};
 use chrono::{Duration, Utc};
@@ -21,12 +21,12 @@ const USERS_PER_REQUEST: usize = 100;
 const EXPORT_LAG_MINUTES: i64 = 5;
 
 pub async fn pull(
-    src: &SourceConfig,
+    src: &ZendeskSource,
     window: &PullWindow,
     fetcher: &Fetcher,
     cache: &Cache,
 ) -> Result<(VendorEvents, u64), SourceError> {
-    let base = super::base_url(fetcher.name(), src)?;
+    let base = super::base_url(fetcher.name(), &src.base_url)?;
     let start = window.start.timestamp().max(0);
     let end = window.end.timestamp();
     let closed = Utc::now() - Duration::minutes(EXPORT_LAG_MINUTES) >= window.end;
@@ -188,7 +188,7 @@ pub async fn pull(
         users,
         groups,
     };
-    let mut out = to_events(&export, &Mapping::from_source(src));
+    let mut out = to_events(&export, &Mapping::zendesk(src));
     out.retain_window(window.start, window.end);
     Ok((out, c1 + c2 + c3 + c4))
 }
