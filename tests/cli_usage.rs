@@ -99,3 +99,85 @@ fn usage_mistakes_exit_2_everywhere() {
     assert!(err.contains("nope.toml: cannot read"), "{err}");
     assert_eq!(err.matches("No such file").count(), 1, "{err}");
 }
+
+/// The JSON outputs carry their schema version, and every field they print is documented in
+/// docs/json.md (a field added without its line fails here).
+#[test]
+fn json_outputs_carry_a_schema_version_and_are_documented() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("e.csv");
+    let (code, _, err) = baton(
+        &[
+            "generate",
+            "--out",
+            export.to_str().unwrap(),
+            "--weeks",
+            "3",
+            "--per-week",
+            "300",
+            "--end",
+            "2026-11-23",
+            "--seed",
+            "1",
+        ],
+        dir.path(),
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let doc = include_str!("../docs/json.md");
+    let documented = |key: &str| doc.contains(&format!("`{key}`"));
+    for cmd in ["metrics", "explain"] {
+        let (code, out, err) = baton(
+            &[
+                cmd,
+                "--input",
+                export.to_str().unwrap(),
+                "--period",
+                "2026-W47",
+                "--format",
+                "json",
+            ],
+            dir.path(),
+            &[],
+        );
+        assert_eq!(code, 0, "{cmd}: {err}");
+        let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(j["schema_version"], 1, "{cmd}");
+        let mut missing = vec![];
+        // `summary` is keyed by owner id: data, not fields.
+        let mut j = j;
+        if let Some(s) = j.get_mut("summary") {
+            *s = serde_json::Value::Null;
+        }
+        walk_keys(&j, &mut |k| {
+            // Keys that are data, not fields: dimension names, cause names, segment values,
+            // owner ids, distribution buckets.
+            let data = ["team", "channel", "topic", "agent", "0", "1", "2", "3+"].contains(&k)
+                || ["routing", "skill", "escalation", "channel"].contains(&k)
+                || k.contains('-')
+                || k.chars().next().is_some_and(|c| c.is_uppercase());
+            if !data && !documented(k) {
+                missing.push(k.to_string());
+            }
+        });
+        missing.sort();
+        missing.dedup();
+        assert!(
+            missing.is_empty(),
+            "{cmd}: not in docs/json.md: {missing:?}"
+        );
+    }
+}
+
+fn walk_keys(v: &serde_json::Value, f: &mut impl FnMut(&str)) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                f(k);
+                walk_keys(x, f);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| walk_keys(x, f)),
+        _ => {}
+    }
+}

@@ -165,6 +165,7 @@ fn week() -> (Config, MetricsReport) {
     let now = measures(200, [24, 10, 8, 6]);
     let before = measures(180, [16, 12, 9, 3]);
     let m = MetricsReport {
+        schema_version: baton::metrics::METRICS_SCHEMA_VERSION,
         period: p.to_json(),
         previous_period: p.previous().to_json(),
         overall: Overall {

@@ -91,6 +91,7 @@ fn week() -> (Config, MetricsReport) {
         })
         .collect();
     let m = MetricsReport {
+        schema_version: baton::metrics::METRICS_SCHEMA_VERSION,
         period: p.to_json(),
         previous_period: p.previous().to_json(),
         overall: Overall {

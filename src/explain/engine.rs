@@ -116,6 +116,7 @@ pub fn run(
         .then(|| branches(table, subject, policy, &heads, &cells));
     let h = &heads[0];
     Ok(Explanation {
+        schema_version: super::explanation::EXPLANATION_SCHEMA_VERSION,
         metric: subject.metric.clone(),
         model: table.model,
         percent: subject.percent,

@@ -178,9 +178,15 @@ pub struct Push {
     pub what: String,
 }
 
+/// The version of [`Explanation`]'s JSON form.
+pub const EXPLANATION_SCHEMA_VERSION: u32 = 1;
+
 /// The full answer to "why did my metric change".
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Explanation {
+    /// [`EXPLANATION_SCHEMA_VERSION`]: the JSON of `baton explain` is a contract
+    /// (docs/json.md); fields are only added, a rename or removal bumps it.
+    pub schema_version: u32,
     pub metric: String,
     /// Binomial (Wilson, Newcombe) or ratio (delta method) uncertainty.
     pub model: super::Model,

@@ -30,6 +30,7 @@ pub use cells::{CellTable, Counts, Leaf, Model, Side};
 pub use engine::{Policy, Subject};
 pub use explanation::{
     Branch, Driver, Effect, EffectTest, Explanation, Localised, PeriodRef, Push, Role,
+    EXPLANATION_SCHEMA_VERSION,
 };
 pub use measure::{Metric, UnknownMetric};
 pub use route::Routing;

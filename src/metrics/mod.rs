@@ -69,9 +69,15 @@ pub struct TrendPoint {
     pub by_cause: BTreeMap<crate::domain::Cause, Option<f64>>,
 }
 
+/// The version of [`MetricsReport`]'s JSON form.
+pub const METRICS_SCHEMA_VERSION: u32 = 1;
+
 /// Everything `baton metrics` prints and a report needs.
 #[derive(Debug, Clone, Serialize)]
 pub struct MetricsReport {
+    /// [`METRICS_SCHEMA_VERSION`]: the JSON of `baton metrics` is a contract
+    /// (docs/json.md); fields are only added, a rename or removal bumps it.
+    pub schema_version: u32,
     pub period: PeriodJson,
     pub previous_period: PeriodJson,
     pub overall: Overall,
@@ -418,6 +424,7 @@ pub fn report(
         .collect();
 
     Ok(MetricsReport {
+        schema_version: METRICS_SCHEMA_VERSION,
         period: req.period.to_json(),
         previous_period: req.period.previous().to_json(),
         overall: Overall {

@@ -45,6 +45,7 @@ pub fn sample_view() -> OwnerView {
     let now = measures(200, [0.10, 0.05, 0.04, 0.02]);
     let before = measures(180, [0.07, 0.05, 0.05, 0.02]);
     let metrics = MetricsReport {
+        schema_version: crate::metrics::METRICS_SCHEMA_VERSION,
         period: period.to_json(),
         previous_period: period.previous().to_json(),
         overall: Overall {
