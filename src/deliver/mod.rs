@@ -111,6 +111,12 @@ pub struct DeliveryPolicy {
     pub abandoned_after: Duration,
 }
 
+impl Default for DeliveryPolicy {
+    fn default() -> Self {
+        DeliveryPolicy::from_config(&DeliveryConfig::default())
+    }
+}
+
 impl DeliveryPolicy {
     pub fn from_config(cfg: &DeliveryConfig) -> DeliveryPolicy {
         DeliveryPolicy {
