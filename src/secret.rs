@@ -200,7 +200,10 @@ mod tests {
                 lower_escapes(&utf8_percent_encode(pw, NON_ALPHANUMERIC).to_string())
             ),
             format!("Authorization: Basic {}", b64(&format!("bob:{pw}"))),
-            format!("535 5.7.8 AUTH PLAIN {} refused", b64(&format!("\0bob\0{pw}"))),
+            format!(
+                "535 5.7.8 AUTH PLAIN {} refused",
+                b64(&format!("\0bob\0{pw}"))
+            ),
             format!("535 5.7.8 LOGIN {} refused", b64(pw)),
         ] {
             let out = r.redact(&echoed);

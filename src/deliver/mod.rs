@@ -15,9 +15,7 @@ pub use outbox::Outbox;
 pub use smtp::{PlainTextRefused, SmtpSender};
 
 use crate::config::DeliveryConfig;
-use crate::store::{
-    Claim, LeaseTerms, NewRun, RunId, RunKind, RunOutcome, Store, StoreError,
-};
+use crate::store::{Claim, LeaseTerms, NewRun, RunId, RunKind, RunOutcome, Store, StoreError};
 use rand::Rng;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -222,9 +220,9 @@ impl DeliveryReport {
                     Outcome::InDoubt {
                         error,
                         retried: false,
-                    } => format!(
-                        "in doubt (retried once by a later run, same Message-ID): {error}"
-                    ),
+                    } => {
+                        format!("in doubt (retried once by a later run, same Message-ID): {error}")
+                    }
                     Outcome::InDoubt {
                         error,
                         retried: true,
@@ -251,7 +249,11 @@ impl std::fmt::Display for DeliveryReport {
             write!(f, " ({} in doubt)", self.in_doubt())?;
         }
         if self.claimed_elsewhere() > 0 {
-            write!(f, ", {} being sent by another run", self.claimed_elsewhere())?;
+            write!(
+                f,
+                ", {} being sent by another run",
+                self.claimed_elsewhere()
+            )?;
         }
         if let Some(e) = &self.stopped {
             write!(f, " (stopped: {e})")?;

@@ -206,7 +206,9 @@ fn quick() -> DeliveryPolicy {
 #[tokio::test]
 async fn a_setup_error_stops_at_once_and_fails_the_run() {
     let store = Store::open_in_memory().unwrap();
-    let t = Scripted::new(vec![Err(SendError::Setup("535 authentication failed".into()))]);
+    let t = Scripted::new(vec![Err(SendError::Setup(
+        "535 authentication failed".into(),
+    ))]);
     let msgs = [outgoing("a@example.com"), outgoing("b@example.com")];
     let r = deliver(&store, &t, &msgs, &quick()).await.unwrap();
     assert_eq!(t.sends(), 1, "no try per recipient");
@@ -231,5 +233,9 @@ async fn in_doubt_is_not_retried_in_the_run_and_the_run_is_partial() {
     let run = &store.recent_runs(1).unwrap()[0];
     assert_eq!(run.state, crate::store::RunState::Partial);
     assert_eq!((run.messages_sent, run.messages_failed), (1, 1));
-    assert!(run.error.as_deref().unwrap().contains("a@example.com: in doubt"));
+    assert!(run
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("a@example.com: in doubt"));
 }

@@ -249,7 +249,12 @@ async fn run_stages(
             Err(RunError::Render(e @ RenderError::TooLarge { .. })) => {
                 tracing::error!(owner = %view.owner.email, "not sent: {e}");
                 let key = DeliveryKey::new(req.report.as_str(), period.label(), &view.owner.email);
-                unrendered.push((key, Outcome::NotRendered { error: e.to_string() }));
+                unrendered.push((
+                    key,
+                    Outcome::NotRendered {
+                        error: e.to_string(),
+                    },
+                ));
             }
             Err(e) => return Err(e),
         }

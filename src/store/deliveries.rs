@@ -226,7 +226,9 @@ impl Store {
         terms: LeaseTerms,
     ) -> Result<Claim, StoreError> {
         let now = Utc::now();
-        let lease_until = super::time_text(now + chrono::Duration::from_std(terms.lease).unwrap_or(chrono::Duration::MAX));
+        let lease_until = super::time_text(
+            now + chrono::Duration::from_std(terms.lease).unwrap_or(chrono::Duration::MAX),
+        );
         let k = params![key.report, key.period, key.recipient];
         self.write("claim delivery", |tx| {
             type Row = (String, Option<i64>, Option<String>, bool, Option<String>, u32, Option<String>);

@@ -322,7 +322,10 @@ impl MaybeBusy for StoreError {
 
 /// Retries `f` while the store is busy (each try already waits up to the busy timeout), for
 /// up to `patience`.
-fn retry_busy<T, E: MaybeBusy>(patience: Duration, mut f: impl FnMut() -> Result<T, E>) -> Result<T, E> {
+fn retry_busy<T, E: MaybeBusy>(
+    patience: Duration,
+    mut f: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(20);
     loop {

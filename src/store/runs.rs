@@ -387,7 +387,10 @@ impl Store {
     /// Marks `abandoned` every run still `running` whose last heartbeat is older than
     /// `silent_for` (its process died), and releases its leases: a send whose data had gone
     /// out becomes in doubt, any other is free for the next run. Returns the runs marked.
-    pub fn mark_abandoned(&self, silent_for: std::time::Duration) -> Result<Vec<RunId>, StoreError> {
+    pub fn mark_abandoned(
+        &self,
+        silent_for: std::time::Duration,
+    ) -> Result<Vec<RunId>, StoreError> {
         let cutoff = time_text(
             Utc::now() - chrono::Duration::from_std(silent_for).unwrap_or(chrono::Duration::MAX),
         );

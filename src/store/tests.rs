@@ -216,7 +216,10 @@ fn ledger_moves_pending_failed_sent_and_never_back() {
 
     // Keys are per recipient and per period.
     let other = key("team-leads@example.com");
-    assert_eq!(s.claim(&other, "<m2@baton>", run, terms()).unwrap(), granted(1));
+    assert_eq!(
+        s.claim(&other, "<m2@baton>", run, terms()).unwrap(),
+        granted(1)
+    );
     let next_week = DeliveryKey::new("owners", "2026-W47", "support-ops@example.com");
     assert_eq!(
         s.claim(&next_week, "<m3@baton>", run, terms()).unwrap(),
@@ -372,6 +375,9 @@ fn migration_2_keeps_the_rows_of_a_version_1_store() {
     let s = Store::open(&path).unwrap();
     assert_eq!(s.schema_version().unwrap(), 2);
     assert_eq!(s.recent_runs(5).unwrap().len(), 1);
-    let r = s.delivery_state(&key("support-ops@example.com")).unwrap().unwrap();
+    let r = s
+        .delivery_state(&key("support-ops@example.com"))
+        .unwrap()
+        .unwrap();
     assert_eq!(r.state, DeliveryState::Sent);
 }
