@@ -4,13 +4,13 @@
 //! 421 greetings, 550 recipients, and a 535 that echoes the credentials it was sent.
 #![allow(dead_code)]
 
+use base64::Engine;
 use baton::config::{Config, SmtpConfig, SmtpTls};
 use baton::deliver::{DeliveryKey, DeliveryPolicy, Outgoing};
 use baton::domain::{Cause, Period};
 use baton::metrics::{CauseMeasures, Measures, MetricsReport, Overall, Segment, TrendPoint};
 use baton::report::{owner_views_at, Renderer};
 use baton::store::LeaseTerms;
-use base64::Engine;
 use chrono::{TimeZone, Utc};
 use lettre::message::Mailbox;
 use std::collections::{BTreeMap, HashSet, VecDeque};
@@ -153,7 +153,8 @@ async fn session(
         tokio::time::sleep(d).await;
     }
     if greet_421 {
-        w.write_all(b"421 4.3.2 Too many connections, try later\r\n").await?;
+        w.write_all(b"421 4.3.2 Too many connections, try later\r\n")
+            .await?;
         return Ok(());
     }
     w.write_all(b"220 smtp.test ESMTP\r\n").await?;
@@ -180,9 +181,8 @@ async fn session(
                 .decode(&arg)
                 .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
                 .unwrap_or_default();
-            let reply = format!(
-                "535 5.7.8 Authentication credentials invalid (got {arg} = {decoded})\r\n"
-            );
+            let reply =
+                format!("535 5.7.8 Authentication credentials invalid (got {arg} = {decoded})\r\n");
             w.write_all(reply.as_bytes()).await?;
         } else if upper.starts_with("MAIL") {
             w.write_all(b"250 2.1.0 OK\r\n").await?;
@@ -198,7 +198,8 @@ async fn session(
                 w.write_all(b"250 2.1.5 OK\r\n").await?;
             }
         } else if upper == "DATA" {
-            w.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n").await?;
+            w.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                .await?;
             let drop_mid = {
                 let mut s = script.lock().unwrap();
                 let d = s.drop_mid_data > 0;
@@ -222,10 +223,7 @@ async fn session(
                 body.extend_from_slice(line.as_bytes());
             }
             let next = {
-                seen.lock()
-                    .unwrap()
-                    .kept
-                    .push((rcpt.clone(), body));
+                seen.lock().unwrap().kept.push((rcpt.clone(), body));
                 let mut s = script.lock().unwrap();
                 if let Some(f) = &s.on_kept {
                     f(&rcpt);
