@@ -42,22 +42,40 @@ fn bidi_controls_are_isolated_in_html_and_stripped_from_subjects() {
     let mut v = views[0].clone();
     v.subject = format!("Handoffs 2026-W46: \u{202E}routing\u{2066} +3.1 pp");
     let r = Renderer::new().render(&v).unwrap();
-    assert!(r.html.contains("<bdi>Billing\u{202E}gnitekram</bdi>"), "segment isolated");
-    assert!(r.html.contains("<bdi>Support \u{202E}Operations</bdi>"), "owner isolated");
+    assert!(
+        r.html.contains("<bdi>Billing\u{202E}gnitekram</bdi>"),
+        "segment isolated"
+    );
+    assert!(
+        r.html.contains("<bdi>Support \u{202E}Operations</bdi>"),
+        "owner isolated"
+    );
     assert_eq!(r.subject, "Handoffs 2026-W46: routing +3.1 pp");
     // The message header too, whatever the subject or the display name hold.
     let key = DeliveryKey::new("owners", "2026-W46", &v.owner.email);
     let out = Outgoing::new(&from(), &v.owner, &r, key, &[]).unwrap();
     let raw = String::from_utf8_lossy(&out.message.formatted()).to_string();
-    let parsed = mail_parser::MessageParser::default().parse(raw.as_bytes()).unwrap();
+    let parsed = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .unwrap();
     assert_eq!(parsed.subject(), Some("Handoffs 2026-W46: routing +3.1 pp"));
-    let to = parsed.to().unwrap().first().unwrap().name().unwrap().to_string();
+    let to = parsed
+        .to()
+        .unwrap()
+        .first()
+        .unwrap()
+        .name()
+        .unwrap()
+        .to_string();
     assert!(!to.contains('\u{202E}'), "{to:?}");
 }
 
 #[test]
 fn control_characters_in_config_names_are_refused_naming_the_key() {
-    for (bad, what) in [("Support\\r\\nBcc: x@evil.example", "CR/LF"), ("Support\\u0000Ops", "NUL")] {
+    for (bad, what) in [
+        ("Support\\r\\nBcc: x@evil.example", "CR/LF"),
+        ("Support\\u0000Ops", "NUL"),
+    ] {
         let text = baton::config::EMBEDDED_DEFAULT.replace(
             "name = \"Support Operations\"",
             &format!("name = \"{bad}\""),
@@ -66,10 +84,8 @@ fn control_characters_in_config_names_are_refused_naming_the_key() {
         assert_eq!(err.key(), Some("tree.routing.owner.name"), "{what}: {err}");
         assert!(err.to_string().contains("control character"), "{err}");
     }
-    let text = baton::config::EMBEDDED_DEFAULT.replace(
-        "\"Billing\" = { tier = 1",
-        "\"Bill\\ning\" = { tier = 1",
-    );
+    let text = baton::config::EMBEDDED_DEFAULT
+        .replace("\"Billing\" = { tier = 1", "\"Bill\\ning\" = { tier = 1");
     let err = Config::parse(&text, "test.toml").unwrap_err();
     assert!(err.key().unwrap().starts_with("teams."), "{err}");
 }
