@@ -40,7 +40,7 @@ fn bidi_controls_are_isolated_in_html_and_stripped_from_subjects() {
     let at = Utc.with_ymd_and_hms(2026, 11, 16, 9, 0, 0).unwrap();
     let views = owner_views_at(&cfg, &m, at);
     let mut v = views[0].clone();
-    v.subject = format!("Handoffs 2026-W46: \u{202E}routing\u{2066} +3.1 pp");
+    v.subject = "Handoffs 2026-W46: \u{202E}routing\u{2066} +3.1 pp".to_string();
     let r = Renderer::new().render(&v).unwrap();
     assert!(
         r.html.contains("<bdi>Billing\u{202E}gnitekram</bdi>"),

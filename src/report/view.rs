@@ -8,8 +8,6 @@ use crate::metrics::{Measures, MetricsReport};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-/// Report name used in subjects, Message-IDs and the ledger.
-
 /// One owner's report.
 #[derive(Debug, Clone, Serialize)]
 pub struct OwnerView {

@@ -235,7 +235,7 @@ async fn run_stages(
     {
         Ok(e) => Some(e),
         Err(RunError::Explain(ExplainError::Empty { .. })) => None,
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(e),
     };
     let views = steps::owner_views(cfg, &metrics, explanation.as_ref());
     // One owner at a time: a report still too big after shortening fails for its owner

@@ -39,6 +39,9 @@ pub enum AfterDot {
     Hang,
 }
 
+/// A hook run by the server as it keeps a message.
+pub type OnKept = Box<dyn Fn(&str) + Send>;
+
 #[derive(Default)]
 pub struct Script {
     /// Per message, in order; `Accept` once empty.
@@ -55,7 +58,7 @@ pub struct Script {
     /// between two messages).
     pub greet_delay: VecDeque<Duration>,
     /// Called with the recipient after a message is kept and before the answer.
-    pub on_kept: Option<Box<dyn Fn(&str) + Send>>,
+    pub on_kept: Option<OnKept>,
 }
 
 #[derive(Default)]
