@@ -112,6 +112,7 @@ fn smtp(addr: SocketAddr) -> SmtpConfig {
         password_file: None,
         from: "baton <reports@example.com>".parse().unwrap(),
         timeout_secs: 5,
+        data_timeout_secs: 10,
     }
 }
 
@@ -121,6 +122,7 @@ fn fast_policy(max_attempts: u32) -> DeliveryPolicy {
         max_per_minute: 30,
         base_delay: Duration::from_millis(5),
         max_delay: Duration::from_millis(50),
+        ..DeliveryPolicy::default()
     }
 }
 

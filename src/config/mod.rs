@@ -197,6 +197,9 @@ impl Config {
             };
             check_person(file, &format!("{key}.owner"), &branch.owner)?;
         }
+        for team in self.teams.keys() {
+            check_name(file, &format!("teams.{team:?}"), team)?;
+        }
         for (name, src) in &self.sources {
             src.validate(file, &format!("sources.{name}"))?;
         }
@@ -264,7 +267,23 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// A name that goes into a header or a report line: no CR, LF, NUL or other control.
+fn check_name(file: &str, key: &str, name: &str) -> Result<(), ConfigError> {
+    match crate::text::control_char(name) {
+        Some(c) => Err(ConfigError::invalid(
+            file,
+            key,
+            format!(
+                "contains the control character U+{:04X}; names must be one line of text",
+                c as u32
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn check_person(file: &str, key: &str, p: &PersonConfig) -> Result<(), ConfigError> {
+    check_name(file, &format!("{key}.name"), &p.name)?;
     if p.name.trim().is_empty() {
         return Err(ConfigError::invalid(
             file,

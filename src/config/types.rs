@@ -218,6 +218,16 @@ pub struct DeliveryConfig {
     pub max_per_minute: u32,
     /// Attempts per message within one run before it is left for the next run.
     pub max_attempts: u32,
+    /// How long a run's claim on a message holds (it must cover one whole send, including
+    /// `smtp.data_timeout_secs`); another run takes it over only after that, or once the
+    /// holder is found abandoned.
+    pub lease_secs: u64,
+    /// A message whose data went out without an answer (in doubt) is retried once, by a run
+    /// at least this long after, with the same Message-ID.
+    pub in_doubt_retry_after_secs: u64,
+    /// A run still `running` with no heartbeat for this long is marked `abandoned` (its
+    /// process died) and its claims are released.
+    pub abandoned_after_secs: u64,
 }
 
 impl Default for DeliveryConfig {
@@ -227,6 +237,9 @@ impl Default for DeliveryConfig {
             outbox_dir: PathBuf::from("outbox"),
             max_per_minute: 30,
             max_attempts: 3,
+            lease_secs: 900,
+            in_doubt_retry_after_secs: 3600,
+            abandoned_after_secs: 120,
         }
     }
 }
@@ -258,12 +271,21 @@ pub struct SmtpConfig {
     pub password_file: Option<PathBuf>,
     #[serde(deserialize_with = "typed::mailbox")]
     pub from: Mailbox,
+    /// Wait for each command's reply.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+    /// Wait for the reply to the end of the message data: RFC 5321 gives the server 10
+    /// minutes, and giving up sooner leaves a message the server may keep in doubt.
+    #[serde(default = "default_data_timeout")]
+    pub data_timeout_secs: u64,
 }
 
 fn default_timeout() -> u64 {
     30
+}
+
+fn default_data_timeout() -> u64 {
+    600
 }
 
 impl SmtpConfig {

@@ -83,8 +83,10 @@ pub fn build_message(
     key: &DeliveryKey,
     extra: &[Attachment],
 ) -> Result<Message, DeliverError> {
+    // Header-safe whatever the name holds (config refuses control characters; this is the
+    // last line of defence): one line, no bidi controls.
     let to_box = Mailbox::new(
-        Some(to.name.clone()),
+        Some(crate::text::one_line(&to.name)).filter(|n| !n.is_empty()),
         to.email.parse().map_err(|e| DeliverError::Address {
             address: to.email.clone(),
             reason: format!("{e}"),
@@ -117,7 +119,7 @@ pub fn build_message(
     Message::builder()
         .from(from.clone())
         .to(to_box)
-        .subject(rendered.subject.clone())
+        .subject(crate::text::one_line(&rendered.subject))
         .message_id(Some(message_id(key, from)))
         .user_agent(format!("baton/{}", env!("CARGO_PKG_VERSION")))
         .multipart(mixed)

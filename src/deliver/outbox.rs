@@ -1,7 +1,7 @@
 //! The outbox transport: each message written as `<dir>/<period>-<owner_id>.eml` (the full
 //! RFC 5322 message) plus `<...>.html`, a preview to open in a browser.
 
-use super::{SendError, Transport};
+use super::{DataGate, SendError, Transport};
 use crate::deliver::Outgoing;
 use crate::report::file_safe;
 use std::path::{Path, PathBuf};
@@ -58,7 +58,10 @@ impl Transport for Outbox {
         false
     }
 
-    async fn send(&self, msg: &Outgoing) -> Result<(), SendError> {
+    async fn send(&self, msg: &Outgoing, gate: &dyn DataGate) -> Result<(), SendError> {
+        // The files appear whole (a rename) or not at all: no point of no return to record,
+        // but a ledger that cannot be written still means do not write.
+        gate.data_starting().map_err(SendError::Transient)?;
         self.write(msg).map_err(|e| {
             SendError::Setup(format!(
                 "cannot write to the outbox {}: {e}",

@@ -129,6 +129,7 @@ fn backoff_doubles_with_jitter_and_is_capped() {
         max_per_minute: 0,
         base_delay: Duration::from_millis(100),
         max_delay: Duration::from_millis(1000),
+        ..DeliveryPolicy::default()
     };
     for _ in 0..50 {
         let first = p.backoff(1);
@@ -156,4 +157,85 @@ async fn the_rate_cap_holds_the_next_send_for_the_rest_of_the_minute() {
         "{:?}",
         t0.elapsed()
     );
+}
+
+/// A transport that answers from a script, counting what it was asked to send.
+struct Scripted {
+    answers: std::sync::Mutex<VecDeque<Result<(), SendError>>>,
+    sends: std::sync::atomic::AtomicUsize,
+}
+
+impl Scripted {
+    fn new(answers: Vec<Result<(), SendError>>) -> Scripted {
+        Scripted {
+            answers: std::sync::Mutex::new(answers.into()),
+            sends: Default::default(),
+        }
+    }
+    fn sends(&self) -> usize {
+        self.sends.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Transport for Scripted {
+    fn describe(&self) -> String {
+        "scripted".into()
+    }
+    async fn send(&self, _: &Outgoing, gate: &dyn DataGate) -> Result<(), SendError> {
+        self.sends.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        gate.data_starting().map_err(SendError::Transient)?;
+        self.answers.lock().unwrap().pop_front().unwrap_or(Ok(()))
+    }
+}
+
+fn outgoing(to: &str) -> Outgoing {
+    let mut o = owner();
+    o.email = to.into();
+    let k = DeliveryKey::new("owners", "2026-W46", to);
+    Outgoing::new(&from(), &o, &rendered(), k, &[]).unwrap()
+}
+
+fn quick() -> DeliveryPolicy {
+    DeliveryPolicy {
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(2),
+        ..DeliveryPolicy::default()
+    }
+}
+
+#[tokio::test]
+async fn a_setup_error_stops_at_once_and_fails_the_run() {
+    let store = Store::open_in_memory().unwrap();
+    let t = Scripted::new(vec![Err(SendError::Setup(
+        "535 authentication failed".into(),
+    ))]);
+    let msgs = [outgoing("a@example.com"), outgoing("b@example.com")];
+    let r = deliver(&store, &t, &msgs, &quick()).await.unwrap();
+    assert_eq!(t.sends(), 1, "no try per recipient");
+    assert_eq!(r.outcome("b@example.com"), Some(&Outcome::NotAttempted));
+    let run = &store.recent_runs(1).unwrap()[0];
+    assert_eq!(run.state, crate::store::RunState::Failed);
+    assert!(run.error.as_deref().unwrap().contains("535"), "{run:?}");
+}
+
+#[tokio::test]
+async fn in_doubt_is_not_retried_in_the_run_and_the_run_is_partial() {
+    let store = Store::open_in_memory().unwrap();
+    let t = Scripted::new(vec![Err(SendError::InDoubt("no answer".into())), Ok(())]);
+    let msgs = [outgoing("a@example.com"), outgoing("b@example.com")];
+    let r = deliver(&store, &t, &msgs, &quick()).await.unwrap();
+    assert_eq!(t.sends(), 2);
+    assert!(matches!(
+        r.outcome("a@example.com"),
+        Some(Outcome::InDoubt { retried: false, .. })
+    ));
+    assert_eq!((r.sent(), r.in_doubt(), r.failed()), (1, 1, 1));
+    let run = &store.recent_runs(1).unwrap()[0];
+    assert_eq!(run.state, crate::store::RunState::Partial);
+    assert_eq!((run.messages_sent, run.messages_failed), (1, 1));
+    assert!(run
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("a@example.com: in doubt"));
 }

@@ -37,8 +37,7 @@ const TEXT_TEMPLATE: &str = "owner_report.txt";
 /// Gmail clips an HTML part past about 102 KB: stay clearly below.
 pub const HTML_LIMIT_BYTES: usize = 90 * 1024;
 
-/// Helpdesk names longer than this are shortened in inline tables (whole in the CSV).
-const MAX_NAME_CHARS: usize = 60;
+use super::view::MAX_NAME_CHARS;
 
 /// A file attached to the message (the CSV of segment movements, later the drivers).
 #[derive(Debug, Clone, PartialEq)]
@@ -224,8 +223,9 @@ impl Renderer {
                 vec![]
             };
             return Ok(Rendered {
-                // A header cannot hold a line break.
-                subject: view.subject.replace(['\r', '\n'], " "),
+                // A header is one line, and a bidi control in it could make the subject read
+                // differently from what it says.
+                subject: crate::text::one_line(&view.subject),
                 html,
                 text,
                 attachments,
@@ -238,7 +238,7 @@ impl Renderer {
         let rows: Vec<SegmentMove> = view.movements[..shown]
             .iter()
             .map(|m| SegmentMove {
-                value: format::shorten(&m.value, MAX_NAME_CHARS),
+                value: crate::text::cut(&m.value, MAX_NAME_CHARS).into_owned(),
                 ..m.clone()
             })
             .collect();

@@ -8,8 +8,6 @@ use crate::metrics::{Measures, MetricsReport};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-/// Report name used in subjects, Message-IDs and the ledger.
-
 /// One owner's report.
 #[derive(Debug, Clone, Serialize)]
 pub struct OwnerView {
@@ -151,6 +149,10 @@ pub struct Footer {
     pub time_zone: String,
     pub generated_at: String,
 }
+
+/// Helpdesk names (teams, agents, topics) longer than this are shortened in the report
+/// (whole in the CSV attachment).
+pub const MAX_NAME_CHARS: usize = 60;
 
 /// Width of the trend bars, in characters.
 const BAR_WIDTH: usize = 20;
@@ -555,7 +557,31 @@ impl OwnerView {
     /// volume), with the interval and q-value in the note.
     pub fn attach_explanation(&mut self, e: &crate::explain::Explanation) {
         use crate::explain::{Effect, Role};
-        self.summary = e.summary().get(self.owner.id.as_str()).cloned();
+        // Helpdesk names are shortened here, before rendering, wherever they appear (driver
+        // rows, notes, the summary sentence): one 20,000-character team name must not push
+        // the HTML past the size limit.
+        let long_names: Vec<String> = e
+            .pushes()
+            .iter()
+            .flat_map(|p| p.key.pairs().iter().map(|(_, v)| v.clone()))
+            .filter(|n| n.chars().count() > MAX_NAME_CHARS)
+            .collect();
+        let shorten_in = |text: &str| -> String {
+            let mut t = text.to_string();
+            for n in &long_names {
+                if t.contains(n) {
+                    t = t.replace(n, &crate::text::cut(n, MAX_NAME_CHARS));
+                }
+            }
+            // A sentence is not a name: no bidi control may reorder the rest of it.
+            t.chars()
+                .filter(|c| !crate::text::is_bidi_control(*c))
+                .collect()
+        };
+        self.summary = e
+            .summary()
+            .get(self.owner.id.as_str())
+            .map(|s| shorten_in(s));
         self.drivers = e
             .pushes()
             .iter()
@@ -578,14 +604,15 @@ impl OwnerView {
                 Some(DriverLine {
                     cause,
                     dimension: p.key.dimensions().to_string(),
-                    segment: p.key.values().to_string(),
+                    segment: crate::text::cut(&p.key.values().to_string(), MAX_NAME_CHARS)
+                        .into_owned(),
                     contribution_pp: p.change * 100.0,
                     change_pp: driver.and_then(|d| Some((d.rate_after? - d.rate_before?) * 100.0)),
                     conversations: driver.map(|d| d.n_after.round() as i64).unwrap_or(0),
                     significant: true,
                     note: Some(format!(
                         "{}: {effect}; 95 % CI {} to {}, q = {:.3}",
-                        p.what,
+                        shorten_in(&p.what),
                         format::pp(Some(p.ci[0] * 100.0)),
                         format::pp(Some(p.ci[1] * 100.0)),
                         p.q

@@ -14,7 +14,7 @@ pub use steps::{
 };
 
 use crate::config::Config;
-use crate::deliver::{DeliverError, DeliveryReport};
+use crate::deliver::{DeliverError, DeliveryKey, DeliveryReport, Outcome};
 use crate::domain::{Owner, Period, ReportKind};
 use crate::explain::{ExplainError, Explanation, Metric};
 use crate::ingest::IngestError;
@@ -52,8 +52,13 @@ pub enum RunError {
     Store(#[from] StoreError),
     #[error("smtp: {0}")]
     Smtp(String),
-    #[error("delivery stopped: {0}")]
-    DeliveryStopped(String),
+    /// A setup error (credentials, TLS, outbox folder) stopped delivery; `report` has what
+    /// went out before.
+    #[error("delivery stopped: {stop}")]
+    DeliveryStopped {
+        stop: String,
+        report: DeliveryReport,
+    },
 }
 
 /// What started the run.
@@ -124,6 +129,10 @@ pub async fn run_report(
             Some(*scheduled_for),
         ),
     };
+    let policy = crate::deliver::DeliveryPolicy::from_config(&cfg.delivery);
+    // A run killed earlier (kill -9, a panic, power loss) is still `running`: say so, and free
+    // its claims before this run looks at them.
+    store.mark_abandoned(policy.abandoned_after)?;
     let id = store.start_run(&NewRun {
         kind,
         report: req.report.as_str().into(),
@@ -131,22 +140,70 @@ pub async fn run_report(
         schedule,
         scheduled_for,
     })?;
-    let result = run_stages(cfg, store, req, id).await;
-    let outcome = match &result {
-        Ok(s) => RunOutcome::Succeeded {
-            messages_sent: s.delivery.sent() as u32,
-            messages_failed: s.delivery.failed() as u32,
-            quarantined_rows: s.metrics.overall.quarantined_rows as u64,
-        },
+    store.set_current_run(Some(id));
+    // A panic inside the stages still ends the run in the log (the process may go on: the
+    // scheduler survives a bad run).
+    let stages = run_stages(cfg, store, req, id);
+    let result =
+        crate::deliver::with_heartbeat(store, id, policy.heartbeat_every(), catch_panic(stages))
+            .await;
+    store.set_current_run(None);
+    let (outcome, result) = match result {
+        Ok(r) => (outcome_of(&r), r),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("a panic");
+            let outcome = RunOutcome::Failed {
+                messages_sent: 0,
+                messages_failed: 0,
+                quarantined_rows: 0,
+                error: format!("the run panicked: {}", crate::text::cut(what, 500)),
+            };
+            store.release_leases(id.0)?;
+            store.finish_run(id, &outcome)?;
+            std::panic::resume_unwind(panic);
+        }
+    };
+    // Claims this run still holds (it stopped mid-way) go back: unconfirmed sends in doubt.
+    store.release_leases(id.0)?;
+    store.finish_run(id, &outcome)?;
+    result
+}
+
+/// `fut`, with a panic inside it caught as an `Err` (the future is polled in place, so
+/// borrowed state is fine).
+async fn catch_panic<F: std::future::Future>(
+    fut: F,
+) -> Result<F::Output, Box<dyn std::any::Any + Send>> {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(move |cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(v)) => std::task::Poll::Ready(Ok(v)),
+            Err(p) => std::task::Poll::Ready(Err(p)),
+        }
+    })
+    .await
+}
+
+/// The run log's line for a run's result, with true counts: a run that failed part-way
+/// still counts what went out before it failed.
+fn outcome_of(result: &Result<RunSummary, RunError>) -> RunOutcome {
+    match result {
+        Ok(s) => s
+            .delivery
+            .run_outcome(s.metrics.overall.quarantined_rows as u64, None),
+        Err(RunError::DeliveryStopped { report, .. }) => report.run_outcome(0, None),
         Err(e) => RunOutcome::Failed {
             messages_sent: 0,
             messages_failed: 0,
             quarantined_rows: 0,
             error: e.to_string(),
         },
-    };
-    store.finish_run(id, &outcome)?;
-    result
+    }
 }
 
 async fn run_stages(
@@ -179,7 +236,7 @@ async fn run_stages(
     {
         Ok(e) => Some(e),
         Err(RunError::Explain(ExplainError::Empty { .. })) => None,
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(e),
     };
     if metrics.overall.measures.conversations == 0 {
         return Err(RunError::EmptyPeriod {
@@ -202,11 +259,35 @@ async fn run_stages(
         });
     }
     let views = steps::owner_views(cfg, &metrics, explanation.as_ref());
-    let messages = steps::render(cfg, &views, req.report, period, &req.recipients)?;
+    // One owner at a time: a report still too big after shortening fails for its owner
+    // only, and the others go out.
+    let mut messages = Vec::new();
+    let mut unrendered = Vec::new();
+    for view in &views {
+        let one = std::slice::from_ref(view);
+        match steps::render(cfg, one, req.report, period, &req.recipients) {
+            Ok(m) => messages.extend(m),
+            Err(RunError::Render(e @ RenderError::TooLarge { .. })) => {
+                tracing::error!(owner = %view.owner.email, "not sent: {e}");
+                let key = DeliveryKey::new(req.report.as_str(), period.label(), &view.owner.email);
+                unrendered.push((
+                    key,
+                    Outcome::NotRendered {
+                        error: e.to_string(),
+                    },
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    }
     let destination = Destination::from_config(cfg, req.outbox.clone(), req.dry_run);
-    let delivery = steps::deliver(cfg, store, &messages, &destination).await?;
+    let mut delivery = steps::deliver(cfg, store, &messages, &destination).await?;
+    delivery.outcomes.extend(unrendered);
     if let Some(stop) = &delivery.stopped {
-        return Err(RunError::DeliveryStopped(stop.clone()));
+        return Err(RunError::DeliveryStopped {
+            stop: stop.clone(),
+            report: delivery,
+        });
     }
     Ok(RunSummary {
         run_id,

@@ -43,20 +43,37 @@ impl fmt::Display for DeliveryKey {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryState {
-    /// Attempted, not delivered yet (transient failures, or interrupted): retried next run.
+    /// Attempted, not delivered yet (transient failures): retried next run.
     Pending,
+    /// Claimed by a run (`lease_run`, until `lease_until`) that is sending it now. Another run
+    /// leaves it alone until the lease expires or the holder is found abandoned.
+    Sending,
     /// Accepted by the server (or written to the outbox): never sent again.
     Sent,
+    /// The message data went out but the server's answer never came (timeout, dropped
+    /// connection, crash): the server may have kept it. Retried once, after a delay, with the
+    /// same Message-ID; never blindly.
+    InDoubt,
     /// The server refused it permanently (5xx). Not retried within the run; a later run for
     /// the same key tries once more, since the operator may have fixed the mailbox.
     FailedPermanent,
 }
 
 impl DeliveryState {
+    const ALL: [DeliveryState; 5] = [
+        DeliveryState::Pending,
+        DeliveryState::Sending,
+        DeliveryState::Sent,
+        DeliveryState::InDoubt,
+        DeliveryState::FailedPermanent,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             DeliveryState::Pending => "pending",
+            DeliveryState::Sending => "sending",
             DeliveryState::Sent => "sent",
+            DeliveryState::InDoubt => "in_doubt",
             DeliveryState::FailedPermanent => "failed_permanent",
         }
     }
@@ -65,15 +82,35 @@ impl DeliveryState {
 impl FromStr for DeliveryState {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            DeliveryState::Pending,
-            DeliveryState::Sent,
-            DeliveryState::FailedPermanent,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-        .ok_or_else(|| s.to_string())
+        DeliveryState::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| s.to_string())
     }
+}
+
+/// What [`Store::claim`] decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This run holds the lease: send. `attempt` counts over all runs; `doubt_retry` marks the
+    /// one retry of an in-doubt message.
+    Granted { attempt: u32, doubt_retry: bool },
+    /// Delivered already: do not send.
+    AlreadySent,
+    /// Another live run holds the lease and is sending it: do not send.
+    Held { run: i64 },
+    /// In doubt, and not to be retried now: too soon after the doubt arose, or retried once
+    /// already. `retried` says which.
+    InDoubt { retried: bool },
+}
+
+/// How claims behave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaseTerms {
+    /// How long a claim holds without its run being heard of (covers one whole send).
+    pub lease: std::time::Duration,
+    /// How long an in-doubt message waits before its one retry.
+    pub doubt_retry_after: std::time::Duration,
 }
 
 /// One row of the ledger.
@@ -177,49 +214,151 @@ impl Store {
         raws.into_iter().map(to_record).collect()
     }
 
-    /// Records that an attempt is about to be made: creates the row as `pending` (or moves a
-    /// failed row back to `pending`) and counts the attempt. Returns the attempt number.
-    /// A row already `sent` is left alone and `None` is returned: the caller must not send.
-    pub fn record_attempt(
+    /// Claims `key` for `run` in one immediate transaction (so two processes cannot both
+    /// claim it): see [`Claim`]. A lease of a run that is no longer `running` (finished, or
+    /// found abandoned) or past `lease_until` is released: if the data of that send had gone
+    /// out the message becomes in doubt, otherwise it is simply claimed again.
+    pub fn claim(
         &self,
         key: &DeliveryKey,
         message_id: &str,
-    ) -> Result<Option<u32>, StoreError> {
-        let conn = self.conn();
-        // One statement, so two processes racing on the same key cannot both get a go-ahead
-        // for a row that is already sent.
-        let attempts: Option<u32> = conn
-            .query_row(
-                "INSERT INTO deliveries (report, period, recipient, message_id, state, attempts, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, 'pending', 1, ?5)
-                 ON CONFLICT (report, period, recipient) DO UPDATE SET
-                     attempts = attempts + 1, state = 'pending', message_id = excluded.message_id,
-                     updated_at = excluded.updated_at
-                 WHERE deliveries.state != 'sent'
-                 RETURNING attempts",
-                params![key.report, key.period, key.recipient, message_id, now_text()],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(query("record attempt"))?;
-        Ok(attempts)
+        run: i64,
+        terms: LeaseTerms,
+    ) -> Result<Claim, StoreError> {
+        let now = Utc::now();
+        let lease_until = super::time_text(
+            now + chrono::Duration::from_std(terms.lease).unwrap_or(chrono::Duration::MAX),
+        );
+        let k = params![key.report, key.period, key.recipient];
+        self.write("claim delivery", |tx| {
+            type Row = (String, Option<i64>, Option<String>, bool, Option<String>, u32, Option<String>);
+            let row: Option<Row> = tx
+                .query_row(
+                    "SELECT d.state, d.lease_run, d.lease_until, d.data_started, d.doubt_since,
+                            d.doubt_retries, r.state
+                     FROM deliveries d LEFT JOIN runs r ON r.id = d.lease_run
+                     WHERE d.report = ?1 AND d.period = ?2 AND d.recipient = ?3",
+                    k,
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+                )
+                .optional()?;
+            let grant = |doubt_retry: bool| -> rusqlite::Result<Claim> {
+                let attempt: u32 = tx.query_row(
+                    "INSERT INTO deliveries (report, period, recipient, message_id, state, attempts,
+                         updated_at, lease_run, lease_until, data_started)
+                     VALUES (?1, ?2, ?3, ?4, 'sending', 1, ?5, ?6, ?7, 0)
+                     ON CONFLICT (report, period, recipient) DO UPDATE SET
+                         attempts = attempts + 1, state = 'sending', message_id = excluded.message_id,
+                         updated_at = excluded.updated_at, lease_run = excluded.lease_run,
+                         lease_until = excluded.lease_until, data_started = 0,
+                         doubt_retries = doubt_retries + ?8
+                     RETURNING attempts",
+                    params![
+                        key.report,
+                        key.period,
+                        key.recipient,
+                        message_id,
+                        now_text(),
+                        run,
+                        lease_until,
+                        doubt_retry as u32
+                    ],
+                    |r| r.get(0),
+                )?;
+                Ok(Claim::Granted { attempt, doubt_retry })
+            };
+            let Some((state, holder, until, data_started, doubt_since, retries, holder_state)) = row
+            else {
+                return grant(false);
+            };
+            let doubt = |since: Option<String>, retries: u32| -> rusqlite::Result<Claim> {
+                let since = since
+                    .and_then(|s| chrono::DateTime::parse_from_rfc3339(&s).ok())
+                    .map(|t| t.with_timezone(&Utc))
+                    .unwrap_or(now);
+                if retries >= 1 {
+                    Ok(Claim::InDoubt { retried: true })
+                } else if (now - since).to_std().unwrap_or_default() < terms.doubt_retry_after {
+                    Ok(Claim::InDoubt { retried: false })
+                } else {
+                    grant(true)
+                }
+            };
+            match state.as_str() {
+                "sent" => Ok(Claim::AlreadySent),
+                "in_doubt" => doubt(doubt_since, retries),
+                "sending" => {
+                    let live = holder_state.as_deref() == Some("running")
+                        && until.as_deref().is_some_and(|u| u > super::time_text(now).as_str());
+                    if live && holder != Some(run) {
+                        return Ok(Claim::Held { run: holder.unwrap_or(0) });
+                    }
+                    if data_started {
+                        // The holder died (or gave up) after the data went out: in doubt from
+                        // now on.
+                        let since = doubt_since.unwrap_or_else(now_text);
+                        tx.execute(
+                            "UPDATE deliveries SET state = 'in_doubt', doubt_since = ?4,
+                                 lease_run = NULL, lease_until = NULL,
+                                 last_error = 'the run sending it ended before the server answered'
+                             WHERE report = ?1 AND period = ?2 AND recipient = ?3",
+                            params![key.report, key.period, key.recipient, since],
+                        )?;
+                        doubt(Some(since), retries)
+                    } else {
+                        grant(false)
+                    }
+                }
+                _ => grant(false),
+            }
+        })
     }
 
-    /// Marks `key` delivered (now).
-    pub fn mark_sent(&self, key: &DeliveryKey) -> Result<(), StoreError> {
-        let now = now_text();
-        self.conn()
-            .execute(
-                "UPDATE deliveries SET state = 'sent', sent_at = ?4, updated_at = ?4, last_error = NULL
-                 WHERE report = ?1 AND period = ?2 AND recipient = ?3",
-                params![key.report, key.period, key.recipient, now],
+    /// Records, before the message data is written, that from now on the outcome of this
+    /// send may be unknown (a crash after this point leaves it in doubt, not pending).
+    pub fn mark_data_started(&self, key: &DeliveryKey, run: i64) -> Result<(), StoreError> {
+        self.write("mark data started", |tx| {
+            tx.execute(
+                "UPDATE deliveries SET data_started = 1, updated_at = ?5
+                 WHERE report = ?1 AND period = ?2 AND recipient = ?3 AND lease_run = ?4
+                   AND state = 'sending'",
+                params![key.report, key.period, key.recipient, run, now_text()],
             )
-            .map_err(query("mark sent"))?;
+        })?;
+        Ok(())
+    }
+
+    /// Marks `key` delivered (now). Retries on a locked store for the whole write patience:
+    /// the server has the message, and forgetting that would send it again.
+    pub fn mark_sent(&self, key: &DeliveryKey) -> Result<(), StoreError> {
+        self.write("mark sent", |tx| {
+            tx.execute(
+                "UPDATE deliveries SET state = 'sent', sent_at = ?4, updated_at = ?4,
+                     last_error = NULL, lease_run = NULL, lease_until = NULL
+                 WHERE report = ?1 AND period = ?2 AND recipient = ?3",
+                params![key.report, key.period, key.recipient, now_text()],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Records that the data of `key` went out and no answer came: in doubt since now (kept
+    /// from the first doubt when it was a retry). `error` must not hold a secret.
+    pub fn mark_in_doubt(&self, key: &DeliveryKey, error: &str) -> Result<(), StoreError> {
+        self.write("mark in doubt", |tx| {
+            tx.execute(
+                "UPDATE deliveries SET state = 'in_doubt', last_error = ?4, updated_at = ?5,
+                     doubt_since = COALESCE(doubt_since, ?5), lease_run = NULL, lease_until = NULL
+                 WHERE report = ?1 AND period = ?2 AND recipient = ?3 AND state != 'sent'",
+                params![key.report, key.period, key.recipient, error, now_text()],
+            )
+        })?;
         Ok(())
     }
 
     /// Records a failed attempt. `permanent` moves the row to `failed_permanent`; otherwise it
-    /// stays `pending` (retried later). `error` must not hold a secret.
+    /// goes back to `pending` (retried later). Releases the lease. `error` must not hold a
+    /// secret.
     pub fn mark_failed(
         &self,
         key: &DeliveryKey,
@@ -231,9 +370,14 @@ impl Store {
         } else {
             DeliveryState::Pending
         };
-        self.conn()
-            .execute(
-                "UPDATE deliveries SET state = ?4, last_error = ?5, updated_at = ?6
+        self.write("mark failed", |tx| {
+            // A failed retry of an in-doubt message stays in doubt: the first copy may still
+            // be out there, and it has had its one retry.
+            tx.execute(
+                "UPDATE deliveries SET
+                     state = CASE WHEN doubt_retries > 0 THEN 'in_doubt' ELSE ?4 END,
+                     last_error = ?5, updated_at = ?6, lease_run = NULL, lease_until = NULL,
+                     data_started = 0
                  WHERE report = ?1 AND period = ?2 AND recipient = ?3 AND state != 'sent'",
                 params![
                     key.report,
@@ -244,7 +388,28 @@ impl Store {
                     now_text()
                 ],
             )
-            .map_err(query("mark failed"))?;
+        })?;
         Ok(())
+    }
+
+    /// Releases the leases `run` still holds (a run that ends without finishing a send:
+    /// stopped or failed). Sends whose data went out become in doubt.
+    pub fn release_leases(&self, run: i64) -> Result<usize, StoreError> {
+        self.write("release leases", |tx| {
+            let now = now_text();
+            let doubted = tx.execute(
+                "UPDATE deliveries SET state = 'in_doubt', doubt_since = COALESCE(doubt_since, ?2),
+                     lease_run = NULL, lease_until = NULL,
+                     last_error = 'the run sending it ended before the server answered'
+                 WHERE lease_run = ?1 AND state = 'sending' AND data_started = 1",
+                params![run, now],
+            )?;
+            let freed = tx.execute(
+                "UPDATE deliveries SET state = 'pending', lease_run = NULL, lease_until = NULL
+                 WHERE lease_run = ?1 AND state = 'sending'",
+                params![run],
+            )?;
+            Ok(doubted + freed)
+        })
     }
 }

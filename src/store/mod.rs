@@ -8,12 +8,13 @@
 mod deliveries;
 mod runs;
 
-pub use deliveries::{DeliveryKey, DeliveryRecord, DeliveryState};
+pub use deliveries::{Claim, DeliveryKey, DeliveryRecord, DeliveryState, LeaseTerms};
 pub use runs::{NewRun, RunId, RunKind, RunOutcome, RunRecord, RunState};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -83,6 +84,58 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (report, period, recipient)
     );
     "#,
+    // 2: leases (claims) in the ledger, in-doubt sends, partial and abandoned runs, run
+    // heartbeats. SQLite cannot alter a CHECK constraint: both tables are rebuilt.
+    r#"
+    CREATE TABLE runs_v2 (
+        id               INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind             TEXT NOT NULL,
+        report           TEXT NOT NULL,
+        period           TEXT,
+        schedule         TEXT,
+        scheduled_for    TEXT,
+        started_at       TEXT NOT NULL,
+        finished_at      TEXT,
+        state            TEXT NOT NULL
+                         CHECK (state IN ('running', 'succeeded', 'partial', 'failed', 'abandoned')),
+        messages_sent    INTEGER NOT NULL DEFAULT 0,
+        messages_failed  INTEGER NOT NULL DEFAULT 0,
+        quarantined_rows INTEGER NOT NULL DEFAULT 0,
+        error            TEXT,
+        heartbeat_at     TEXT
+    );
+    INSERT INTO runs_v2 (id, kind, report, period, schedule, scheduled_for, started_at,
+        finished_at, state, messages_sent, messages_failed, quarantined_rows, error, heartbeat_at)
+    SELECT id, kind, report, period, schedule, scheduled_for, started_at, finished_at, state,
+        messages_sent, messages_failed, quarantined_rows, error, started_at FROM runs;
+    DROP TABLE runs;
+    ALTER TABLE runs_v2 RENAME TO runs;
+    CREATE INDEX runs_by_report ON runs (report, started_at);
+    CREATE TABLE deliveries_v2 (
+        report        TEXT NOT NULL,
+        period        TEXT NOT NULL,
+        recipient     TEXT NOT NULL,
+        message_id    TEXT NOT NULL,
+        state         TEXT NOT NULL
+                      CHECK (state IN ('pending', 'sending', 'sent', 'in_doubt', 'failed_permanent')),
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        last_error    TEXT,
+        updated_at    TEXT NOT NULL,
+        sent_at       TEXT,
+        lease_run     INTEGER,
+        lease_until   TEXT,
+        data_started  INTEGER NOT NULL DEFAULT 0,
+        doubt_since   TEXT,
+        doubt_retries INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (report, period, recipient)
+    );
+    INSERT INTO deliveries_v2 (report, period, recipient, message_id, state, attempts,
+        last_error, updated_at, sent_at)
+    SELECT report, period, recipient, message_id, state, attempts, last_error, updated_at,
+        sent_at FROM deliveries;
+    DROP TABLE deliveries;
+    ALTER TABLE deliveries_v2 RENAME TO deliveries;
+    "#,
 ];
 
 /// Where the store lives, for error messages.
@@ -91,11 +144,22 @@ fn label(path: Option<&Path>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(":memory:"))
 }
 
+/// How long one statement waits for another process's lock before SQLite gives up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a write keeps retrying on a locked store before the error is returned: long,
+/// because the write that matters most (a send the server accepted) must not be lost to a
+/// backup or a `sqlite3` shell holding the file for a while.
+const WRITE_PATIENCE: Duration = Duration::from_secs(600);
+
 /// The store. One connection behind a mutex: every call is a short statement, and the mutex
 /// makes the store `Sync`, so async delivery can hold `&Store` across awaits.
 pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// See [`WRITE_PATIENCE`]; shorter in tests.
+    patience: Mutex<Duration>,
+    /// The run this process works for: claims in the ledger name it.
+    current_run: Mutex<Option<RunId>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -131,20 +195,73 @@ impl Store {
         Store::init(conn, None)
     }
 
-    fn init(mut conn: Connection, path: Option<&Path>) -> Result<Store, StoreError> {
-        let path = label(path);
+    fn init(mut conn: Connection, file: Option<&Path>) -> Result<Store, StoreError> {
+        let path = label(file);
+        let open_err = |source| StoreError::Open {
+            path: path.clone(),
+            source,
+        };
         // Two processes (scheduler and a manual `baton run`) may share the file: wait for a
         // lock instead of failing at once.
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|source| StoreError::Open {
-                path: path.clone(),
-                source,
-            })?;
-        migrate(&mut conn, &path)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(open_err)?;
+        if file.is_some() {
+            // WAL: readers never block the writer, and a commit is one append, so recording a
+            // send waits for a lock far less often. Persistent: set once per file.
+            retry_busy(WRITE_PATIENCE, || {
+                conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+            })
+            .map_err(open_err)?;
+        }
+        retry_busy(WRITE_PATIENCE, || migrate(&mut conn, &path))?;
         Ok(Store {
             conn: Mutex::new(conn),
             path,
+            patience: Mutex::new(WRITE_PATIENCE),
+            current_run: Mutex::new(None),
         })
+    }
+
+    /// Sets the run that deliveries through this store belong to (their claims name it), or
+    /// none.
+    pub fn set_current_run(&self, run: Option<RunId>) {
+        *self.current_run.lock().unwrap_or_else(|p| p.into_inner()) = run;
+    }
+
+    pub fn current_run(&self) -> Option<RunId> {
+        *self.current_run.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How long SQLite waits on another process's lock per statement, and how long a write
+    /// keeps retrying after that (defaults: 10 s and 10 minutes). For tests that lock the
+    /// store on purpose.
+    pub fn set_lock_waits(&self, busy: Duration, patience: Duration) -> Result<(), StoreError> {
+        self.conn()
+            .busy_timeout(busy)
+            .map_err(|source| StoreError::Query {
+                what: "set busy timeout",
+                source,
+            })?;
+        *self.patience.lock().unwrap_or_else(|p| p.into_inner()) = patience;
+        Ok(())
+    }
+
+    /// Runs `f` in an immediate transaction (the write lock taken at the start, so two
+    /// processes never both read a row and then both claim it), retrying while another
+    /// process holds the store, for up to the write patience.
+    pub(crate) fn write<T>(
+        &self,
+        what: &'static str,
+        mut f: impl FnMut(&rusqlite::Transaction) -> rusqlite::Result<T>,
+    ) -> Result<T, StoreError> {
+        let patience = *self.patience.lock().unwrap_or_else(|p| p.into_inner());
+        let mut conn = self.conn();
+        retry_busy(patience, || {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+        .map_err(|source| StoreError::Query { what, source })
     }
 
     /// The file this store lives in (`:memory:` for an in-memory store).
@@ -175,6 +292,57 @@ fn current_version(conn: &Connection) -> rusqlite::Result<u32> {
     )
 }
 
+/// Whether an error is another connection holding the lock (worth waiting for).
+pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Something that may fail because another process holds the store.
+trait MaybeBusy {
+    fn busy(&self) -> bool;
+}
+impl MaybeBusy for rusqlite::Error {
+    fn busy(&self) -> bool {
+        is_busy(self)
+    }
+}
+impl MaybeBusy for StoreError {
+    fn busy(&self) -> bool {
+        match self {
+            StoreError::Migrate { source, .. }
+            | StoreError::Query { source, .. }
+            | StoreError::Open { source, .. } => is_busy(source),
+            _ => false,
+        }
+    }
+}
+
+/// Retries `f` while the store is busy (each try already waits up to the busy timeout), for
+/// up to `patience`.
+fn retry_busy<T, E: MaybeBusy>(
+    patience: Duration,
+    mut f: impl FnMut() -> Result<T, E>,
+) -> Result<T, E> {
+    let start = Instant::now();
+    let mut pause = Duration::from_millis(20);
+    loop {
+        match f() {
+            Err(e) if e.busy() && start.elapsed() < patience => {
+                tracing::warn!("the store is locked by another process; retrying");
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Applies the missing migrations in one exclusive transaction, reading the version inside
+/// it: two processes opening a fresh store at once cannot both create the tables (the second
+/// waits for the lock, then finds the schema current).
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     let fail = |version: u32| {
         move |source| StoreError::Migrate {
@@ -183,14 +351,17 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
             source,
         }
     };
-    conn.execute_batch(
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Exclusive)
+        .map_err(fail(0))?;
+    tx.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (
             version    INTEGER PRIMARY KEY,
             applied_at TEXT NOT NULL
         );",
     )
     .map_err(fail(0))?;
-    let found = current_version(conn).map_err(fail(0))?;
+    let found = current_version(&tx).map_err(fail(0))?;
     let known = MIGRATIONS.len() as u32;
     if found > known {
         return Err(StoreError::TooNew {
@@ -201,15 +372,14 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let version = i as u32 + 1;
-        let tx = conn.transaction().map_err(fail(version))?;
         tx.execute_batch(sql).map_err(fail(version))?;
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
             rusqlite::params![version, now_text()],
         )
         .map_err(fail(version))?;
-        tx.commit().map_err(fail(version))?;
     }
+    tx.commit().map_err(fail(known))?;
     Ok(())
 }
 

@@ -58,16 +58,31 @@ impl FromStr for RunKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunState {
     Running,
+    /// Every message delivered (or delivered before).
     Succeeded,
+    /// Some messages delivered, some not (refused, deferred, in doubt); `error` says which.
+    Partial,
     Failed,
+    /// Found `running` with no heartbeat: the process died (kill -9, panic, power loss).
+    Abandoned,
 }
 
 impl RunState {
+    const ALL: [RunState; 5] = [
+        RunState::Running,
+        RunState::Succeeded,
+        RunState::Partial,
+        RunState::Failed,
+        RunState::Abandoned,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RunState::Running => "running",
             RunState::Succeeded => "succeeded",
+            RunState::Partial => "partial",
             RunState::Failed => "failed",
+            RunState::Abandoned => "abandoned",
         }
     }
 }
@@ -75,7 +90,7 @@ impl RunState {
 impl FromStr for RunState {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [RunState::Running, RunState::Succeeded, RunState::Failed]
+        RunState::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| s.to_string())
@@ -104,6 +119,14 @@ pub enum RunOutcome {
         messages_failed: u32,
         quarantined_rows: u64,
     },
+    /// Some messages went out and some did not.
+    Partial {
+        messages_sent: u32,
+        messages_failed: u32,
+        quarantined_rows: u64,
+        /// Which messages did not go out and why. Never a secret.
+        error: String,
+    },
     Failed {
         messages_sent: u32,
         messages_failed: u32,
@@ -111,6 +134,16 @@ pub enum RunOutcome {
         /// What went wrong, for the operator. Never a secret.
         error: String,
     },
+}
+
+impl RunOutcome {
+    pub fn state(&self) -> RunState {
+        match self {
+            RunOutcome::Succeeded { .. } => RunState::Succeeded,
+            RunOutcome::Partial { .. } => RunState::Partial,
+            RunOutcome::Failed { .. } => RunState::Failed,
+        }
+    }
 }
 
 /// One row of the run log.
@@ -216,8 +249,9 @@ impl Store {
     pub fn start_run(&self, run: &NewRun) -> Result<RunId, StoreError> {
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO runs (kind, report, period, schedule, scheduled_for, started_at, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running')",
+            "INSERT INTO runs (kind, report, period, schedule, scheduled_for, started_at, state,
+                 heartbeat_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?6)",
             params![
                 run.kind.as_str(),
                 run.report,
@@ -245,13 +279,19 @@ impl Store {
                 *quarantined_rows,
                 None,
             ),
-            RunOutcome::Failed {
+            RunOutcome::Partial {
+                messages_sent,
+                messages_failed,
+                quarantined_rows,
+                error,
+            }
+            | RunOutcome::Failed {
                 messages_sent,
                 messages_failed,
                 quarantined_rows,
                 error,
             } => (
-                RunState::Failed,
+                outcome.state(),
                 *messages_sent,
                 *messages_failed,
                 *quarantined_rows,
@@ -330,6 +370,54 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()
             .map_err(query("list running runs"))?;
         raws.into_iter().map(to_record).collect()
+    }
+
+    /// Says `run` is alive (its leases hold while it is). Called every few seconds while a
+    /// run works.
+    pub fn heartbeat(&self, id: RunId) -> Result<(), StoreError> {
+        self.write("run heartbeat", |tx| {
+            tx.execute(
+                "UPDATE runs SET heartbeat_at = ?2 WHERE id = ?1 AND state = 'running'",
+                params![id.0, now_text()],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Marks `abandoned` every run still `running` whose last heartbeat is older than
+    /// `silent_for` (its process died), and releases its leases: a send whose data had gone
+    /// out becomes in doubt, any other is free for the next run. Returns the runs marked.
+    pub fn mark_abandoned(
+        &self,
+        silent_for: std::time::Duration,
+    ) -> Result<Vec<RunId>, StoreError> {
+        let cutoff = time_text(
+            Utc::now() - chrono::Duration::from_std(silent_for).unwrap_or(chrono::Duration::MAX),
+        );
+        let ids: Vec<i64> = self.write("mark abandoned runs", |tx| {
+            let ids: Vec<i64> = tx
+                .prepare(
+                    "SELECT id FROM runs WHERE state = 'running'
+                     AND COALESCE(heartbeat_at, started_at) < ?1",
+                )?
+                .query_map(params![cutoff], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for id in &ids {
+                tx.execute(
+                    "UPDATE runs SET state = 'abandoned', finished_at = ?2,
+                         error = 'the run stopped without finishing (killed or crashed); its \
+                                  unconfirmed sends are in doubt, the rest are retried'
+                     WHERE id = ?1",
+                    params![id, now_text()],
+                )?;
+            }
+            Ok(ids)
+        })?;
+        for id in &ids {
+            self.release_leases(*id)?;
+            tracing::warn!(run = id, "run found abandoned (killed or crashed)");
+        }
+        Ok(ids.into_iter().map(RunId).collect())
     }
 
     /// Marks runs still `running` that started before `cutoff` as failed with `reason` (a run
