@@ -36,9 +36,8 @@ fn every_subcommand_documents_its_options_with_value_names_and_examples() {
         for line in out.lines().filter(|l| l.trim_start().starts_with("--")) {
             let help = line
                 .trim_start()
-                .splitn(2, "  ")
-                .nth(1)
-                .unwrap_or("")
+                .split_once("  ")
+                .map_or("", |(_, h)| h)
                 .trim();
             assert!(!help.is_empty(), "{sub}: `{line}` has no help");
         }

@@ -39,6 +39,9 @@ pub enum Input {
     Export(String),
 }
 
+/// The first and the last instant of an export.
+pub type Span = (DateTime<Utc>, DateTime<Utc>);
+
 /// What [`pull`] gave: the events of every source, appended, and what each pull took.
 #[derive(Debug, Clone)]
 pub struct Pulled {
@@ -59,7 +62,7 @@ pub struct SourcePull {
 
 impl Pulled {
     /// First and last event instant, or none for an empty export.
-    pub fn span(&self) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, RunError> {
+    pub fn span(&self) -> Result<Option<Span>, RunError> {
         let at = self
             .ingested
             .events
