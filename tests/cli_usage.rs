@@ -180,3 +180,41 @@ fn walk_keys(v: &serde_json::Value, f: &mut impl FnMut(&str)) {
         _ => {}
     }
 }
+
+/// `--max-retries` shortens a pull that cannot connect; the log says what is retried.
+#[test]
+fn max_retries_from_the_command_line_bounds_a_refused_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nobody listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/export.csv");
+    let started = std::time::Instant::now();
+    let (code, _, err) = baton(
+        &[
+            "metrics",
+            "--input",
+            &url,
+            "--max-retries",
+            "1",
+            "--timeout-secs",
+            "2",
+        ],
+        dir.path(),
+        &[],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("gave up after 2 attempts"), "{err}");
+    assert!(err.contains("retry 1 in"), "the retry is announced: {err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let (code, _, err) = baton(
+        &["metrics", "--input", &url, "--max-retries", "0"],
+        dir.path(),
+        &[],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("gave up after 1 attempts"), "{err}");
+}

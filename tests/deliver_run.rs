@@ -44,6 +44,7 @@ fn request(period: &Period) -> RunRequest {
         recipients: Default::default(),
         dry_run: false,
         pull: Default::default(),
+        http: Default::default(),
     }
 }
 

@@ -18,3 +18,25 @@ pub fn format_for(path_or_url: &str) -> SourceFormat {
     let path = path_or_url.split(['?', '#']).next().unwrap_or("");
     crate::source::format_from_path(path).unwrap_or(SourceFormat::Csv)
 }
+
+/// `--max-retries` and `--timeout-secs`, for every command that pulls.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct HttpArgs {
+    /// Retries of a failed request (refused connection, 5xx, timeout) before the pull gives
+    /// up; default: the source's `max_retries` (5). 0 fails at the first error.
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
+    /// Seconds a request may take before it is retried; default: the source's
+    /// `timeout_secs` (30).
+    #[arg(long, value_name = "SECS")]
+    pub timeout_secs: Option<u64>,
+}
+
+impl HttpArgs {
+    pub fn overrides(&self) -> crate::run::HttpOverrides {
+        crate::run::HttpOverrides {
+            max_retries: self.max_retries,
+            timeout_secs: self.timeout_secs,
+        }
+    }
+}

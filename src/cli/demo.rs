@@ -104,6 +104,7 @@ pub async fn demo(args: &Args) -> anyhow::Result<RunSummary> {
         recipients: Default::default(),
         dry_run: false,
         pull: PullOptions::default(),
+        http: Default::default(),
     };
     let summary = run_report(&cfg, &store, &req).await?;
     server.shutdown().await;

@@ -78,6 +78,8 @@ pub struct Args {
     /// Generic table: the column naming each row's period.
     #[arg(long, requires = "numerator", value_name = "COLUMN")]
     pub period_column: Option<String>,
+    #[command(flatten)]
+    pub http: super::common::HttpArgs,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -116,6 +118,7 @@ async fn handoffs(args: &Args, cfg: &Config) -> anyhow::Result<Explanation> {
         &Input::Export(args.input.clone()),
         &PullWindow::everything(),
         &opts,
+        &args.http.overrides(),
     )
     .await?;
     let tz = cfg.tz();

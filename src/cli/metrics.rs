@@ -39,6 +39,8 @@ pub struct Args {
     /// Output: a terminal table, or JSON on stdout.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
+    #[command(flatten)]
+    pub http: super::common::HttpArgs,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -54,7 +56,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         cache_dir: None,
         progress: on_terminal(),
     };
-    let pulled = steps::pull(&cfg, &input, &window, &opts).await?;
+    let pulled = steps::pull(&cfg, &input, &window, &opts, &args.http.overrides()).await?;
     let mut req = MeasuresRequest::for_report(&cfg, &period);
     if !args.by.is_empty() {
         req.dimensions = args.by.clone();

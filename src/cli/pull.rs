@@ -32,6 +32,8 @@ pub struct Args {
     /// Keep pulled pages here so a rerun or an interrupted pull does not pull them again.
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub http: super::common::HttpArgs,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -54,7 +56,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         cache_dir: args.cache_dir.clone(),
         progress: true,
     };
-    let pulled = steps::pull(&cfg, &input, &window, &opts).await?;
+    let pulled = steps::pull(&cfg, &input, &window, &opts, &args.http.overrides()).await?;
     for p in &pulled.sources {
         let s = &p.stats;
         let skipped: usize = s.skipped.values().sum();

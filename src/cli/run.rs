@@ -36,6 +36,8 @@ pub struct Args {
     /// Where pulled pages are cached between runs.
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub http: super::common::HttpArgs,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -53,6 +55,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         outbox: args.outbox,
         recipients: Recipients { only: args.to },
         dry_run: args.dry_run,
+        http: args.http.overrides(),
         pull: PullOptions {
             cache_dir: args.cache_dir,
             progress: on_terminal(),

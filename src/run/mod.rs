@@ -10,7 +10,8 @@
 pub mod steps;
 
 pub use steps::{
-    Comparison, Destination, Input, MeasuresRequest, Message, Pulled, Recipients, SourcePull,
+    Comparison, Destination, HttpOverrides, Input, MeasuresRequest, Message, Pulled, Recipients,
+    SourcePull,
 };
 
 use crate::config::Config;
@@ -84,6 +85,7 @@ pub struct RunRequest {
     /// Compute and render, deliver nothing.
     pub dry_run: bool,
     pub pull: PullOptions,
+    pub http: HttpOverrides,
 }
 
 /// One owner's line in the run summary.
@@ -215,7 +217,7 @@ async fn run_stages(
     let started = Instant::now();
     let period = &req.period;
     let window = PullWindow::for_report(period, cfg.report.trend_weeks);
-    let pulled = steps::pull(cfg, &Input::Configured, &window, &req.pull).await?;
+    let pulled = steps::pull(cfg, &Input::Configured, &window, &req.pull, &req.http).await?;
     let facts = steps::facts(&pulled.ingested, cfg).await?;
     let metrics = steps::measures(
         &facts,

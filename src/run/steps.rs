@@ -79,6 +79,26 @@ impl Pulled {
     }
 }
 
+/// Retry and timeout settings given on the command line, over every source's own
+/// (`max_retries`, `timeout_secs`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HttpOverrides {
+    pub max_retries: Option<u32>,
+    pub timeout_secs: Option<u64>,
+}
+
+impl HttpOverrides {
+    fn apply(&self, src: &mut SourceConfig) {
+        let http = src.http_mut();
+        if let Some(n) = self.max_retries {
+            http.max_retries = n;
+        }
+        if let Some(t) = self.timeout_secs {
+            http.timeout_secs = t;
+        }
+    }
+}
+
 /// Step 1-2: pulls `input` for `window` and ingests it to canonical events, malformed rows
 /// quarantined with their reasons.
 pub async fn pull(
@@ -86,8 +106,9 @@ pub async fn pull(
     input: &Input,
     window: &PullWindow,
     opts: &PullOptions,
+    http: &HttpOverrides,
 ) -> Result<Pulled, RunError> {
-    let sources: Vec<(String, SourceConfig)> = match input {
+    let mut sources: Vec<(String, SourceConfig)> = match input {
         Input::Configured if cfg.sources.is_empty() => return Err(RunError::NoSources),
         Input::Configured => cfg
             .sources
@@ -108,6 +129,9 @@ pub async fn pull(
             crate::source::input_source(path_or_url)?,
         )],
     };
+    for (_, src) in &mut sources {
+        http.apply(src);
+    }
     let mut all: Option<Ingested> = None;
     let mut pulls = Vec::new();
     for (name, src) in &sources {
