@@ -40,3 +40,37 @@ impl HttpArgs {
         }
     }
 }
+
+/// A spinner naming the step under way, drawn only on a terminal (piped stderr stays clean),
+/// for commands that would otherwise sit silent for seconds.
+pub struct Spinner(Option<indicatif::ProgressBar>);
+
+impl Spinner {
+    pub fn start(what: &str) -> Spinner {
+        if !on_terminal() {
+            return Spinner(None);
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .expect("a valid template"),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar.set_message(what.to_string());
+        Spinner(Some(bar))
+    }
+
+    pub fn step(&self, what: &str) {
+        if let Some(b) = &self.0 {
+            b.set_message(what.to_string());
+        }
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}

@@ -5,7 +5,7 @@
 //! (`--numerator --denominator --dims`, periods from `--period-column` or two files
 //! `--input` (after) and `--input-vs` (before)).
 
-use super::common::{load_config, on_terminal};
+use super::common::{load_config, on_terminal, Spinner};
 use super::UsageError;
 use crate::config::Config;
 use crate::domain::Period;
@@ -131,7 +131,9 @@ async fn handoffs(args: &Args, cfg: &Config) -> anyhow::Result<Explanation> {
         Some(p) => Period::parse(p, tz, now)?,
         None => period.previous(),
     };
+    let spinner = Spinner::start("computing conversation facts");
     let facts = steps::facts(&pulled.ingested, cfg).await?;
+    spinner.step("explaining the change");
     Ok(steps::explanation(&facts, cfg, &Comparison { period, vs }, metric).await?)
 }
 

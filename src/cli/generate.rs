@@ -155,11 +155,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let format = args.format();
     let out = args.out.clone();
     // Generation and writing are CPU and disk work: keep them off the async workers.
+    let spinner = super::common::Spinner::start(&format!(
+        "generating {} weeks of {} conversations",
+        opts.weeks, opts.per_week
+    ));
     let summary = {
         let opts = opts.clone();
         let out = out.clone();
-        tokio::task::spawn_blocking(move || write(&opts, &out, format)).await??
+        crate::offload::cpu("generating", move || write(&opts, &out, format)).await??
     };
+    drop(spinner);
     let injected = if opts.injections.is_empty() {
         String::new()
     } else {

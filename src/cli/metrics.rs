@@ -1,6 +1,6 @@
 //! `baton metrics`: every measure of METRICS.md for a period, as a table or JSON.
 
-use super::common::{load_config, on_terminal};
+use super::common::{load_config, on_terminal, Spinner};
 use crate::domain::Period;
 use crate::metrics::render_table;
 use crate::run::{steps, Input, MeasuresRequest};
@@ -61,10 +61,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if !args.by.is_empty() {
         req.dimensions = args.by.clone();
     }
+    let spinner = Spinner::start("computing conversation facts");
     let facts = steps::facts(&pulled.ingested, &cfg).await?;
+    spinner.step("computing measures");
     let report = steps::measures(&facts, &cfg, &req, &pulled.ingested)
         .await
         .context("computing metrics")?;
+    drop(spinner);
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Table => print!("{}", render_table(&report)),
