@@ -44,6 +44,12 @@ pub enum IngestError {
         limit: f64,
         top: String,
     },
+    #[error("column `{column}` is of type {dtype}, expected {expected}; export it as such or map another column with [sources.NAME.columns]")]
+    WrongType {
+        column: String,
+        dtype: String,
+        expected: &'static str,
+    },
     #[error(transparent)]
     Polars(#[from] PolarsError),
 }
