@@ -70,7 +70,11 @@ fn an_export_with_every_row_repeated_gives_the_original_events_and_metrics() {
     let events = events();
     let n = events.height();
     assert!(n > 1000);
-    for format in [SourceFormat::Csv, SourceFormat::Parquet, SourceFormat::Jsonl] {
+    for format in [
+        SourceFormat::Csv,
+        SourceFormat::Parquet,
+        SourceFormat::Jsonl,
+    ] {
         let original_bytes = export(&events, format);
         let original = read(&original_bytes, format);
         assert!(original.quarantine.is_empty(), "{format:?}");

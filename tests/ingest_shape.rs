@@ -70,7 +70,10 @@ fn ragged_csv_rows_are_quarantined_with_their_field_count() {
             ("wrong number of fields (3, expected 4)".to_string(), 1),
         ])
     );
-    assert_eq!(rows_of(&ing, "wrong number of fields (5, expected 4)"), [1, 4]);
+    assert_eq!(
+        rows_of(&ing, "wrong number of fields (5, expected 4)"),
+        [1, 4]
+    );
     assert_eq!(rows_of(&ing, "wrong number of fields (3, expected 4)"), [2]);
     // The quarantined row keeps what it had, under the header's names.
     let q = &ing.quarantine.rows;
@@ -130,8 +133,8 @@ fn csv_rows_with_invalid_utf8_are_quarantined_and_the_rest_read() {
 
 #[test]
 fn jsonl_lines_with_invalid_utf8_are_quarantined_not_replaced() {
-    let mut text = br#"{"conversation_id": "c1", "at": "2026-11-10T09:00:00Z", "event": "created"}"#
-        .to_vec();
+    let mut text =
+        br#"{"conversation_id": "c1", "at": "2026-11-10T09:00:00Z", "event": "created"}"#.to_vec();
     text.push(b'\n');
     text.extend_from_slice(
         b"{\"conversation_id\": \"c2\", \"at\": \"2026-11-10T09:00:00Z\", \"event\": \"created\", \"team\": \"Bill\xffing\"}\n",
@@ -171,8 +174,8 @@ fn a_struct_team_column_is_an_error_naming_column_and_type() {
         .unwrap()
         .into_series();
     df.with_column(team.into_column()).unwrap();
-    let err = read_canonical(&parquet(df), SourceFormat::Parquet, &BTreeMap::new(), None)
-        .unwrap_err();
+    let err =
+        read_canonical(&parquet(df), SourceFormat::Parquet, &BTreeMap::new(), None).unwrap_err();
     match &err {
         IngestError::WrongType { column, dtype, .. } => {
             assert_eq!(column, "team");
@@ -195,17 +198,20 @@ fn list_and_binary_columns_are_errors_too() {
         ],
     );
     df.with_column(agent.into_column()).unwrap();
-    let err = read_canonical(&parquet(df), SourceFormat::Parquet, &BTreeMap::new(), None)
-        .unwrap_err();
+    let err =
+        read_canonical(&parquet(df), SourceFormat::Parquet, &BTreeMap::new(), None).unwrap_err();
     assert!(
         matches!(&err, IngestError::WrongType { column, .. } if column == "agent"),
         "{err}"
     );
     let mut df = base();
-    let id = Series::new("conversation_id".into(), [b"c1".as_slice(), b"c1".as_slice()]);
+    let id = Series::new(
+        "conversation_id".into(),
+        [b"c1".as_slice(), b"c1".as_slice()],
+    );
     df.with_column(id.into_column()).unwrap();
-    let err = read_canonical(&parquet(df), SourceFormat::Parquet, &BTreeMap::new(), None)
-        .unwrap_err();
+    let err =
+        read_canonical(&parquet(df), SourceFormat::Parquet, &BTreeMap::new(), None).unwrap_err();
     assert!(
         matches!(&err, IngestError::WrongType { column, .. } if column == "conversation_id"),
         "{err}"
@@ -214,8 +220,8 @@ fn list_and_binary_columns_are_errors_too() {
     let mut df = base();
     df.with_column(Column::new("at".into(), [true, false]))
         .unwrap();
-    let err = read_canonical(&parquet(df), SourceFormat::Parquet, &BTreeMap::new(), None)
-        .unwrap_err();
+    let err =
+        read_canonical(&parquet(df), SourceFormat::Parquet, &BTreeMap::new(), None).unwrap_err();
     assert!(
         matches!(&err, IngestError::WrongType { column, .. } if column == "at"),
         "{err}"

@@ -39,7 +39,10 @@ fn read(bytes: &[u8], format: SourceFormat, ts: Option<&str>) -> Ingested {
 
 fn at_us(ing: &Ingested) -> Vec<i64> {
     let at = ing.events.column("at").unwrap();
-    assert_eq!(at.dtype(), &DataType::Datetime(TimeUnit::Microseconds, None));
+    assert_eq!(
+        at.dtype(),
+        &DataType::Datetime(TimeUnit::Microseconds, None)
+    );
     at.to_physical_repr()
         .i64()
         .unwrap()
@@ -112,9 +115,15 @@ fn parquet_integer_epochs_in_any_unit_and_text() {
     let secs = instants().map(|us| us / 1_000_000);
     let cases: Vec<(&str, Column)> = vec![
         ("seconds", Column::new("at".into(), secs)),
-        ("milliseconds", Column::new("at".into(), secs.map(|s| s * 1000))),
+        (
+            "milliseconds",
+            Column::new("at".into(), secs.map(|s| s * 1000)),
+        ),
         ("microseconds", Column::new("at".into(), instants())),
-        ("nanoseconds", Column::new("at".into(), instants().map(|u| u * 1000))),
+        (
+            "nanoseconds",
+            Column::new("at".into(), instants().map(|u| u * 1000)),
+        ),
         (
             "RFC 3339 text with offsets",
             Column::new(
@@ -193,7 +202,12 @@ fn outliers_among_good_epochs_are_quarantined_not_read_as_the_year_57000() {
     let ing = read(csv.as_bytes(), SourceFormat::Csv, None);
     assert_eq!(
         at_us(&ing),
-        vec![T0_US, T0_US + MINUTE_US, T0_US + 2 * MINUTE_US, T0_US + 500_000]
+        vec![
+            T0_US,
+            T0_US + MINUTE_US,
+            T0_US + 2 * MINUTE_US,
+            T0_US + 500_000
+        ]
     );
     assert_eq!(
         ing.quarantine.counts,
@@ -203,7 +217,8 @@ fn outliers_among_good_epochs_are_quarantined_not_read_as_the_year_57000() {
 
 #[test]
 fn a_strftime_format_still_reads_as_utc() {
-    let csv = "conversation_id,at,event\nc1,10/11/2026 09:00,created\nc1,10/11/2026 09:01,resolved\n";
+    let csv =
+        "conversation_id,at,event\nc1,10/11/2026 09:00,created\nc1,10/11/2026 09:01,resolved\n";
     let ing = read(csv.as_bytes(), SourceFormat::Csv, Some("%d/%m/%Y %H:%M"));
     assert_eq!(at_us(&ing), instants()[..2].to_vec());
     assert!(ing.quarantine.is_empty());

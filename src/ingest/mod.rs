@@ -6,8 +6,10 @@
 //! silently dropped and never fatal unless they pass the configured share.
 
 mod canonical;
+mod csv_scan;
 mod labels;
 mod rows;
+mod timestamps;
 
 pub use canonical::{
     normalise, read_canonical, read_parquet, read_parquet_in_slices, write_canonical, IngestError,
