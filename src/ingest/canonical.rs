@@ -675,8 +675,12 @@ fn order(events: &DataFrame) -> PolarsResult<(bool, bool)> {
 
 /// Splits sorted events into the first of each set of identical rows (every canonical column
 /// equal; the earliest in the export stays) and the later copies, a pagination overlap or an
-/// export concatenated twice. Only rows that share (`conversation_id`, `at`) with a neighbour
-/// are compared, usually a small part of the frame.
+/// export concatenated twice.
+///
+/// Copies share (`conversation_id`, `at`), so only rows in such a run are compared (a quarter of
+/// a generated export: a creation and its first assignment often share a second). In a run of
+/// two, a copy is the row equal to the one before it; only longer runs (none in a generated
+/// export) need grouping, whose cost grows with the rows grouped.
 fn split_duplicates(events: DataFrame) -> PolarsResult<(DataFrame, Option<DataFrame>)> {
     let same = |k: i64| {
         col("conversation_id")
@@ -684,21 +688,56 @@ fn split_duplicates(events: DataFrame) -> PolarsResult<(DataFrame, Option<DataFr
             .and(col("at").eq(col("at").shift(lit(k))))
             .fill_null(lit(false))
     };
-    let keys: Vec<Expr> = CANONICAL_COLUMNS.iter().map(|c| col(*c)).collect();
-    let copies = events
+    let equal_to_previous = CANONICAL_COLUMNS
+        .iter()
+        .map(|c| col(*c).eq_missing(col(*c).shift(lit(1))))
+        .reduce(|a, b| a.and(b))
+        .expect("columns")
+        .fill_null(lit(false));
+    let longer_run = same(1)
+        .and(same(2))
+        .or(same(-1).and(same(1)))
+        .or(same(-1).and(same(-2)));
+    let tied = events
         .clone()
         .lazy()
         .with_row_index("position", None)
         .filter(same(1).or(same(-1)))
-        .filter(col("row").neq(col("row").min().over(keys)?))
-        .select([col("position")])
+        .with_columns([
+            equal_to_previous.alias("copy"),
+            longer_run.alias("longer_run"),
+        ])
         .collect()?;
-    if copies.height() == 0 {
+    let mut copies: Vec<IdxSize> = Vec::new();
+    let flagged = |df: &DataFrame, flag: &str| -> PolarsResult<Vec<IdxSize>> {
+        let positions = df
+            .clone()
+            .lazy()
+            .filter(col(flag))
+            .select([col("position")]);
+        let positions = positions.collect()?;
+        Ok(positions
+            .column("position")?
+            .idx()?
+            .into_no_null_iter()
+            .collect())
+    };
+    copies.extend(flagged(&tied, "copy")?);
+    let long = tied.lazy().filter(col("longer_run")).collect()?;
+    if long.height() > 0 {
+        let keys: Vec<Expr> = CANONICAL_COLUMNS.iter().map(|c| col(*c)).collect();
+        let later = long
+            .lazy()
+            .with_column(col("row").neq(col("row").min().over(keys)?).alias("later"))
+            .collect()?;
+        copies.extend(flagged(&later, "later")?);
+    }
+    if copies.is_empty() {
         return Ok((events, None));
     }
     let mut keep = vec![true; events.height()];
-    for i in copies.column("position")?.idx()?.into_no_null_iter() {
-        keep[i as usize] = false;
+    for p in copies {
+        keep[p as usize] = false;
     }
     let keep = BooleanChunked::from_slice("keep".into(), &keep);
     let copies = events.filter(&!&keep)?;
