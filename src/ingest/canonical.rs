@@ -27,6 +27,9 @@ pub const CANONICAL_COLUMNS: [&str; 12] = [
 
 const REQUIRED: [&str; 3] = ["conversation_id", "at", "event"];
 
+/// The quarantine reason of a row identical to an earlier one.
+const DUPLICATE_ROW: &str = "duplicate row";
+
 /// The text columns: the id and the labels.
 fn text_columns() -> impl Iterator<Item = &'static str> {
     std::iter::once("conversation_id").chain(LABEL_COLUMNS.iter().copied())
@@ -91,13 +94,23 @@ impl Ingested {
     }
 
     /// Fails when the malformed share passes `limit` (a fraction), naming the commonest reasons.
+    /// Duplicate rows are left out of both sides: a copy loses nothing, and an export repeated
+    /// whole must give the original's numbers, not a failed run.
     pub fn check_threshold(&self, limit: f64) -> Result<(), IngestError> {
-        let total = self.total_rows();
-        let bad = self.quarantine.len();
+        let copies = self
+            .quarantine
+            .counts
+            .get(DUPLICATE_ROW)
+            .copied()
+            .unwrap_or(0);
+        let total = self.total_rows() - copies;
+        let bad = self.quarantine.len() - copies;
         if total == 0 || (bad as f64) / (total as f64) <= limit {
             return Ok(());
         }
-        let mut counts: Vec<_> = self.quarantine.counts.iter().collect();
+        let mut counts: Vec<_> = (self.quarantine.counts.iter())
+            .filter(|(r, _)| r.as_str() != DUPLICATE_ROW)
+            .collect();
         counts.sort_by(|a, b| b.1.cmp(a.1));
         let top = counts
             .iter()
@@ -559,7 +572,7 @@ pub fn normalise(
     if let Some(d) = duplicates {
         let d = d
             .lazy()
-            .with_column(lit("duplicate row").alias("problem"))
+            .with_column(lit(DUPLICATE_ROW).alias("problem"))
             .select(as_text(utc_text(col("at"))))
             .collect()?;
         bad.vstack_mut_owned(d)?;
