@@ -1,6 +1,8 @@
 //! Reading canonical exports and checking every row against METRICS.md section 1.
 
+use super::csv_scan;
 use super::labels::{self, label_dtype, LABEL_COLUMNS};
+use super::timestamps::{self, TimestampFormat, PLAUSIBLE_US};
 use crate::config::SourceFormat;
 use polars::prelude::*;
 use std::collections::BTreeMap;
@@ -25,6 +27,9 @@ pub const CANONICAL_COLUMNS: [&str; 12] = [
 
 const REQUIRED: [&str; 3] = ["conversation_id", "at", "event"];
 
+/// The quarantine reason of a row identical to an earlier one.
+const DUPLICATE_ROW: &str = "duplicate row";
+
 /// The text columns: the id and the labels.
 fn text_columns() -> impl Iterator<Item = &'static str> {
     std::iter::once("conversation_id").chain(LABEL_COLUMNS.iter().copied())
@@ -44,6 +49,14 @@ pub enum IngestError {
         limit: f64,
         top: String,
     },
+    #[error("column `{column}` is of type {dtype}, expected {expected}; export it as such or map another column with [sources.NAME.columns]")]
+    WrongType {
+        column: String,
+        dtype: String,
+        expected: &'static str,
+    },
+    #[error("timestamp_format = \"{format}\" is {reason}")]
+    TimestampFormat { format: String, reason: String },
     #[error(transparent)]
     Polars(#[from] PolarsError),
 }
@@ -81,13 +94,23 @@ impl Ingested {
     }
 
     /// Fails when the malformed share passes `limit` (a fraction), naming the commonest reasons.
+    /// Duplicate rows are left out of both sides: a copy loses nothing, and an export repeated
+    /// whole must give the original's numbers, not a failed run.
     pub fn check_threshold(&self, limit: f64) -> Result<(), IngestError> {
-        let total = self.total_rows();
-        let bad = self.quarantine.len();
+        let copies = self
+            .quarantine
+            .counts
+            .get(DUPLICATE_ROW)
+            .copied()
+            .unwrap_or(0);
+        let total = self.total_rows() - copies;
+        let bad = self.quarantine.len() - copies;
         if total == 0 || (bad as f64) / (total as f64) <= limit {
             return Ok(());
         }
-        let mut counts: Vec<_> = self.quarantine.counts.iter().collect();
+        let mut counts: Vec<_> = (self.quarantine.counts.iter())
+            .filter(|(r, _)| r.as_str() != DUPLICATE_ROW)
+            .collect();
         counts.sort_by(|a, b| b.1.cmp(a.1));
         let top = counts
             .iter()
@@ -135,19 +158,29 @@ pub fn read_canonical(
         format: format.into(),
         reason: e.to_string(),
     };
-    let (raw, bad_lines) = match format {
+    let (raw, bad_rows) = match format {
         SourceFormat::Csv => {
-            let df = CsvReadOptions::default()
+            // Records polars would truncate, pad or refuse are set aside first (see csv_scan).
+            let scanned = csv_scan::scan(bytes)?;
+            let mut df = CsvReadOptions::default()
                 .with_has_header(true)
                 .with_infer_schema_length(Some(0)) // every column as text: we validate ourselves
                 .map_parse_options(|o| {
                     o.with_missing_is_null(true)
                         .with_truncate_ragged_lines(true)
                 })
-                .into_reader_with_file_handle(Cursor::new(bytes))
+                .into_reader_with_file_handle(Cursor::new(scanned.body.as_ref()))
                 .finish()
                 .map_err(|e| unreadable("CSV", e))?;
-            (df, Vec::new())
+            if let Some(rows) = scanned.rows {
+                df.with_column(Column::new("row".into(), rows))?;
+            }
+            let bad = scanned
+                .bad
+                .into_iter()
+                .map(|b| BadRow::with_fields(b.row, b.problem, &scanned.header, b.fields, columns))
+                .collect();
+            (df, bad)
         }
         SourceFormat::Parquet => {
             let df = read_parquet(bytes).map_err(|e| unreadable("Parquet", e))?;
@@ -156,15 +189,16 @@ pub fn read_canonical(
         SourceFormat::Jsonl => read_jsonl(bytes, columns)?,
     };
     let mut ingested = normalise(raw, columns, timestamp_format)?;
-    if !bad_lines.is_empty() {
-        let n = bad_lines.len();
-        let rows = quarantine_frame(bad_lines)?;
+    if !bad_rows.is_empty() {
+        for b in &bad_rows {
+            *ingested
+                .quarantine
+                .counts
+                .entry(b.problem.clone())
+                .or_default() += 1;
+        }
+        let rows = quarantine_frame(bad_rows)?;
         ingested.quarantine.rows.vstack_mut(&rows)?;
-        *ingested
-            .quarantine
-            .counts
-            .entry("not valid JSON".into())
-            .or_default() += n;
     }
     Ok(ingested)
 }
@@ -213,13 +247,49 @@ pub fn read_parquet_in_slices(bytes: &[u8], slice_rows: usize) -> PolarsResult<D
     Ok(all.expect("at least two slices"))
 }
 
-/// JSON Lines are parsed line by line so one truncated line is quarantined instead of failing
-/// the whole export (polars' reader stops at the first bad line).
+/// A row rejected before it reached a frame (a line that is not JSON or not UTF-8, a CSV record
+/// of the wrong shape), with what could be read of it.
+struct BadRow {
+    row: i64,
+    problem: String,
+    /// Canonical column -> its text in the row.
+    values: BTreeMap<&'static str, String>,
+}
+
+impl BadRow {
+    fn new(row: i64, problem: impl Into<String>) -> BadRow {
+        BadRow {
+            row,
+            problem: problem.into(),
+            values: BTreeMap::new(),
+        }
+    }
+
+    /// A CSV record's fields under the canonical names the header (and the column map) gives.
+    fn with_fields(
+        row: i64,
+        problem: String,
+        header: &[String],
+        fields: Vec<String>,
+        columns: &BTreeMap<String, String>,
+    ) -> BadRow {
+        let mut b = BadRow::new(row, problem);
+        for (name, value) in header.iter().zip(fields) {
+            let ours = columns.get(name).unwrap_or(name);
+            if let Some(c) = CANONICAL_COLUMNS.iter().find(|c| **c == ours.as_str()) {
+                b.values.entry(c).or_insert(value);
+            }
+        }
+        b
+    }
+}
+
+/// JSON Lines are parsed line by line so one truncated line (or one that is not UTF-8) is
+/// quarantined instead of failing the whole export (polars' reader stops at the first bad line).
 fn read_jsonl(
     bytes: &[u8],
     columns: &BTreeMap<String, String>,
-) -> Result<(DataFrame, Vec<(i64, String)>), IngestError> {
-    let text = String::from_utf8_lossy(bytes);
+) -> Result<(DataFrame, Vec<BadRow>), IngestError> {
     // Our column name -> the name in the file.
     let mut source_name: BTreeMap<&str, &str> =
         CANONICAL_COLUMNS.iter().map(|c| (*c, *c)).collect();
@@ -231,7 +301,12 @@ fn read_jsonl(
     let mut cols: Vec<Vec<Option<String>>> = vec![Vec::new(); CANONICAL_COLUMNS.len()];
     let mut positions: Vec<i64> = Vec::new();
     let mut bad = Vec::new();
-    for (i, line) in text.lines().enumerate() {
+    for (i, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Ok(line) = std::str::from_utf8(line) else {
+            bad.push(BadRow::new(i as i64, "invalid UTF-8"));
+            continue;
+        };
         if line.trim().is_empty() {
             continue;
         }
@@ -247,7 +322,7 @@ fn read_jsonl(
                     cols[k].push(v);
                 }
             }
-            Err(e) => bad.push((i as i64, format!("{e}"))),
+            Err(_) => bad.push(BadRow::new(i as i64, "not valid JSON")),
         }
     }
     let mut series: Vec<Column> = CANONICAL_COLUMNS
@@ -255,26 +330,28 @@ fn read_jsonl(
         .zip(cols)
         .map(|(c, v)| Series::new((*c).into(), v).into())
         .collect();
-    let positions_len = positions.len();
+    let h = positions.len();
     series.push(Series::new("row".into(), positions).into());
-    let h = positions_len;
     Ok((DataFrame::new(h, series)?, bad))
 }
 
-fn quarantine_frame(bad: Vec<(i64, String)>) -> PolarsResult<DataFrame> {
+fn quarantine_frame(bad: Vec<BadRow>) -> PolarsResult<DataFrame> {
     let n = bad.len();
-    let mut cols: Vec<Column> = text_columns()
-        .map(|c| Series::full_null(c.into(), n, &DataType::String).into())
+    let mut cols: Vec<Column> = CANONICAL_COLUMNS
+        .iter()
+        .map(|c| {
+            let v: Vec<Option<&str>> = bad
+                .iter()
+                .map(|b| b.values.get(c).map(String::as_str))
+                .collect();
+            Series::new((*c).into(), v).into()
+        })
         .collect();
-    cols.push(Series::full_null("at".into(), n, &DataType::String).into());
-    cols.push(Series::full_null("sentiment".into(), n, &DataType::String).into());
-    cols.push(Series::new("row".into(), bad.iter().map(|b| b.0).collect::<Vec<_>>()).into());
+    cols.push(Series::new("row".into(), bad.iter().map(|b| b.row).collect::<Vec<_>>()).into());
     cols.push(
         Series::new(
             "problem".into(),
-            bad.iter()
-                .map(|_| "not valid JSON".to_string())
-                .collect::<Vec<_>>(),
+            bad.iter().map(|b| b.problem.as_str()).collect::<Vec<_>>(),
         )
         .into(),
     );
@@ -295,6 +372,7 @@ pub fn normalise(
     columns: &BTreeMap<String, String>,
     timestamp_format: Option<&str>,
 ) -> Result<Ingested, IngestError> {
+    let timestamp_format = TimestampFormat::parse(timestamp_format)?;
     for (theirs, ours) in columns {
         if raw.get_column_index(theirs).is_some() && theirs != ours {
             if raw.get_column_index(ours).is_some() {
@@ -317,6 +395,7 @@ pub fn normalise(
             });
         }
     }
+    check_types(&raw)?;
     // Labels that arrive as text are encoded first, each into one chunk, so the check below
     // reads each distinct value once. Columns that need cleaning leave the query below as text
     // and are encoded again after it. Then one chunk per column (a Parquet file arrives in
@@ -335,8 +414,15 @@ pub fn normalise(
             raw.with_column(Series::full_null(c.into(), n, &DataType::String).into_column())?;
         }
     }
-    let at_us = parse_timestamps(raw.column("at")?.as_materialized_series(), timestamp_format)?;
+    let at_us =
+        timestamps::to_micros(raw.column("at")?.as_materialized_series(), timestamp_format)?;
     raw.with_column(at_us.into_column())?;
+    // The quarantine shows `at` as the export gave it, as text; a datetime (zoned or not) as its
+    // UTC instant, since formatting a zoned one needs polars' `timezones` feature.
+    let at_text = match raw.column("at")?.dtype() {
+        DataType::Datetime(..) | DataType::Date => utc_text(col("at_us")),
+        _ => col("at").cast(DataType::String),
+    };
 
     let text = |c: &str| {
         col(c)
@@ -388,6 +474,13 @@ pub fn normalise(
     let checks = [
         (col("conversation_id").is_null(), "missing conversation_id"),
         (col("at_us").is_null(), "unparsable timestamp"),
+        (
+            col("at_us")
+                .lt(lit(PLAUSIBLE_US.0))
+                .or(col("at_us").gt_eq(lit(PLAUSIBLE_US.1)))
+                .fill_null(lit(false)),
+            "implausible timestamp",
+        ),
         (col("event").is_null(), "missing event"),
         (
             one_of(
@@ -443,31 +536,47 @@ pub fn normalise(
     };
     // Exports are usually in order already (our own Parquet always is): sorting millions of
     // string keys costs seconds, checking costs one pass.
-    let events = if is_sorted(&events)? {
-        events
-    } else {
-        events.sort(
-            ["conversation_id", "at", "row"],
-            SortMultipleOptions::default().with_maintain_order(true),
-        )?
+    let (events, ties) = match order(&events)? {
+        (true, ties) => (events, ties),
+        (false, _) => {
+            let sorted = events.sort(
+                ["conversation_id", "at", "row"],
+                SortMultipleOptions::default().with_maintain_order(true),
+            )?;
+            let ties = order(&sorted)?.1;
+            (sorted, ties)
+        }
     };
-    let bad = checked
+    // Identical rows can only be among rows that share (conversation_id, at).
+    let (events, duplicates) = if ties {
+        split_duplicates(events)?
+    } else {
+        (events, None)
+    };
+    let as_text = |at: Expr| {
+        quarantine_columns()
+            .into_iter()
+            .map(move |c| match c.as_str() {
+                "row" => col(c),
+                "at" => at.clone().alias("at"),
+                _ => col(c).cast(DataType::String),
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut bad = checked
         .lazy()
         .filter(col("malformed"))
         .with_columns([problem, col("sentiment_raw").alias("sentiment")])
-        .select(
-            quarantine_columns()
-                .into_iter()
-                .map(|c| {
-                    if c == "row" {
-                        col(c)
-                    } else {
-                        col(c).cast(DataType::String)
-                    }
-                })
-                .collect::<Vec<_>>(),
-        )
+        .select(as_text(at_text))
         .collect()?;
+    if let Some(d) = duplicates {
+        let d = d
+            .lazy()
+            .with_column(lit(DUPLICATE_ROW).alias("problem"))
+            .select(as_text(utc_text(col("at"))))
+            .collect()?;
+        bad.vstack_mut_owned(d)?;
+    }
     let counts = bad
         .clone()
         .lazy()
@@ -548,9 +657,13 @@ fn is_clean_text(c: &Column, lower: bool) -> PolarsResult<bool> {
     }
 }
 
-/// Whether rows are in (`conversation_id`, `at`, `row`) order.
-fn is_sorted(events: &DataFrame) -> PolarsResult<bool> {
+/// Whether rows are in (`conversation_id`, `at`, `row`) order, and whether two neighbours share
+/// (`conversation_id`, `at`) (meaningful once sorted); one pass.
+fn order(events: &DataFrame) -> PolarsResult<(bool, bool)> {
     let prev = |c: &str| col(c).shift(lit(1));
+    let same_key = col("conversation_id")
+        .eq(prev("conversation_id"))
+        .and(col("at").eq(prev("at")));
     let in_order = col("conversation_id")
         .gt(prev("conversation_id"))
         .or(col("conversation_id").eq(prev("conversation_id")).and(
@@ -562,12 +675,130 @@ fn is_sorted(events: &DataFrame) -> PolarsResult<bool> {
     let out = events
         .clone()
         .lazy()
-        .select([in_order.all(true).alias("sorted")])
+        .select([
+            in_order.all(true).alias("sorted"),
+            same_key.fill_null(lit(false)).any(true).alias("ties"),
+        ])
         .collect()?;
-    Ok(matches!(
-        out.column("sorted")?.get(0)?,
-        AnyValue::Boolean(true)
-    ))
+    let yes = |c: &str| -> PolarsResult<bool> {
+        Ok(matches!(out.column(c)?.get(0)?, AnyValue::Boolean(true)))
+    };
+    Ok((yes("sorted")?, yes("ties")?))
+}
+
+/// Splits sorted events into the first of each set of identical rows (every canonical column
+/// equal; the earliest in the export stays) and the later copies, a pagination overlap or an
+/// export concatenated twice.
+///
+/// Copies share (`conversation_id`, `at`), so only rows in such a run are compared (a quarter of
+/// a generated export: a creation and its first assignment often share a second). In a run of
+/// two, a copy is the row equal to the one before it; only longer runs (none in a generated
+/// export) need grouping, whose cost grows with the rows grouped.
+fn split_duplicates(events: DataFrame) -> PolarsResult<(DataFrame, Option<DataFrame>)> {
+    let same = |k: i64| {
+        col("conversation_id")
+            .eq(col("conversation_id").shift(lit(k)))
+            .and(col("at").eq(col("at").shift(lit(k))))
+            .fill_null(lit(false))
+    };
+    let equal_to_previous = CANONICAL_COLUMNS
+        .iter()
+        .map(|c| col(*c).eq_missing(col(*c).shift(lit(1))))
+        .reduce(|a, b| a.and(b))
+        .expect("columns")
+        .fill_null(lit(false));
+    let longer_run = same(1)
+        .and(same(2))
+        .or(same(-1).and(same(1)))
+        .or(same(-1).and(same(-2)));
+    let tied = events
+        .clone()
+        .lazy()
+        .with_row_index("position", None)
+        .filter(same(1).or(same(-1)))
+        .with_columns([
+            equal_to_previous.alias("copy"),
+            longer_run.alias("longer_run"),
+        ])
+        .collect()?;
+    let mut copies: Vec<IdxSize> = Vec::new();
+    let flagged = |df: &DataFrame, flag: &str| -> PolarsResult<Vec<IdxSize>> {
+        let positions = df
+            .clone()
+            .lazy()
+            .filter(col(flag))
+            .select([col("position")]);
+        let positions = positions.collect()?;
+        Ok(positions
+            .column("position")?
+            .idx()?
+            .into_no_null_iter()
+            .collect())
+    };
+    copies.extend(flagged(&tied, "copy")?);
+    let long = tied.lazy().filter(col("longer_run")).collect()?;
+    if long.height() > 0 {
+        let keys: Vec<Expr> = CANONICAL_COLUMNS.iter().map(|c| col(*c)).collect();
+        let later = long
+            .lazy()
+            .with_column(col("row").neq(col("row").min().over(keys)?).alias("later"))
+            .collect()?;
+        copies.extend(flagged(&later, "later")?);
+    }
+    if copies.is_empty() {
+        return Ok((events, None));
+    }
+    let mut keep = vec![true; events.height()];
+    for p in copies {
+        keep[p as usize] = false;
+    }
+    let keep = BooleanChunked::from_slice("keep".into(), &keep);
+    let copies = events.filter(&!&keep)?;
+    Ok((events.filter(&keep)?, Some(copies)))
+}
+
+/// A timestamp (microseconds since the epoch, or a datetime) as RFC 3339 text in UTC.
+fn utc_text(at: Expr) -> Expr {
+    at.cast(DataType::Datetime(TimeUnit::Microseconds, None))
+        .dt()
+        .strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
+}
+
+/// A column of a type that cannot mean what its name says (a struct or list `team`, binary
+/// text, a boolean `at`) fails the export, naming the column: casting would turn it into text
+/// like `{"Billing"}` and wrong numbers.
+fn check_types(raw: &DataFrame) -> Result<(), IngestError> {
+    for c in raw.columns() {
+        let dt = c.dtype();
+        let number = dt.is_integer() || dt.is_float();
+        let text = matches!(
+            dt,
+            DataType::String | DataType::Categorical(..) | DataType::Enum(..) | DataType::Null
+        );
+        let (ok, expected) = match c.name().as_str() {
+            "at" => (
+                number || text || matches!(dt, DataType::Datetime(..) | DataType::Date),
+                "a timestamp, a date, Unix epoch numbers or text",
+            ),
+            "sentiment" => (
+                number || matches!(dt, DataType::String | DataType::Null),
+                "a number or text",
+            ),
+            name if text_columns().any(|t| t == name) => (
+                number || text || dt == &DataType::Boolean,
+                "text (or numbers)",
+            ),
+            _ => continue,
+        };
+        if !ok {
+            return Err(IngestError::WrongType {
+                column: c.name().to_string(),
+                dtype: dt.to_string(),
+                expected,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn event_columns() -> Vec<Expr> {
@@ -582,71 +813,6 @@ fn event_columns() -> Vec<Expr> {
         });
     }
     v
-}
-
-/// `at` to microseconds since the epoch: datetimes as they are, numbers as Unix seconds, text as
-/// RFC 3339 (with offset), Unix seconds, or the configured chrono format (read as UTC).
-/// Unparsable values become null and the row is quarantined.
-fn parse_timestamps(s: &Series, format: Option<&str>) -> PolarsResult<Series> {
-    let out: Int64Chunked = match s.dtype() {
-        DataType::Datetime(unit, _) => {
-            let phys = s.to_physical_repr().into_owned();
-            let phys = phys.i64()?.clone();
-            if *unit == TimeUnit::Microseconds {
-                return Ok(phys.with_name("at_us".into()).into_series());
-            }
-            let factor = match unit {
-                TimeUnit::Nanoseconds => -1000,
-                TimeUnit::Microseconds => 1,
-                TimeUnit::Milliseconds => 1000,
-            };
-            phys.apply(|v| v.map(|x| if factor < 0 { x / 1000 } else { x * factor }))
-        }
-        dt if dt.is_integer() => s
-            .cast(&DataType::Int64)?
-            .i64()?
-            .apply(|v| v.map(|x| x * 1_000_000)),
-        dt if dt.is_float() => s
-            .cast(&DataType::Float64)?
-            .f64()?
-            .iter()
-            .map(|v| v.map(|x| (x * 1e6).round() as i64))
-            .collect(),
-        _ => {
-            let text = s.cast(&DataType::String)?;
-            text.str()?
-                .iter()
-                .map(|v| v.and_then(|t| parse_one(t.trim(), format)))
-                .collect()
-        }
-    };
-    Ok(out.with_name("at_us".into()).into_series())
-}
-
-fn parse_one(t: &str, format: Option<&str>) -> Option<i64> {
-    if t.is_empty() {
-        return None;
-    }
-    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
-        return Some(d.timestamp_micros());
-    }
-    if let Some(f) = format {
-        if let Ok(d) = chrono::DateTime::parse_from_str(t, f) {
-            return Some(d.timestamp_micros());
-        }
-        if let Ok(d) = chrono::NaiveDateTime::parse_from_str(t, f) {
-            return Some(d.and_utc().timestamp_micros());
-        }
-    }
-    if let Ok(secs) = t.parse::<i64>() {
-        return Some(secs * 1_000_000);
-    }
-    if let Ok(secs) = t.parse::<f64>() {
-        if secs.is_finite() {
-            return Some((secs * 1e6).round() as i64);
-        }
-    }
-    None
 }
 
 /// Writes canonical events (as produced by [`normalise`]) in the given format.

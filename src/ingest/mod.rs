@@ -7,9 +7,11 @@
 //! decodes any other table (explain's generic input) with its types inferred.
 
 mod canonical;
+mod csv_scan;
 mod labels;
 mod rows;
 mod table;
+mod timestamps;
 
 pub use canonical::{
     normalise, read_canonical, read_parquet, read_parquet_in_slices, write_canonical, IngestError,
