@@ -123,14 +123,17 @@ fn a_period_without_conversations_sends_nothing_and_says_what_the_data_covers() 
     )
     .unwrap();
     let outbox = dir.path().join("outbox");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(["run", "--period", "2027-W10", "--config"])
-        .arg(&cfg)
-        .arg("--outbox")
-        .arg(&outbox)
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let run = |period: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args(["run", "--period", period, "--config"])
+            .arg(&cfg)
+            .arg("--outbox")
+            .arg(&outbox)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    let out = run("2027-W10");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
@@ -156,14 +159,7 @@ fn a_period_without_conversations_sends_nothing_and_says_what_the_data_covers() 
     assert_eq!(emls, 0, "nothing is written for an empty period");
 
     // The same export on the week it covers goes out: the guard is about the period only.
-    let ok = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(["run", "--period", "2026-W46", "--config"])
-        .arg(&cfg)
-        .arg("--outbox")
-        .arg(&outbox)
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
+    let ok = run("2026-W46");
     assert_eq!(
         ok.status.code(),
         Some(0),
