@@ -144,8 +144,25 @@ fn handoff_events_table_and_explicit_periods() {
         text.contains("Why did handoff_rate change? 2026-W46 vs 2026-W45"),
         "{text}"
     );
-    assert!(text.contains("22.0 % -> 27.0 %: +5.0"), "{text}");
+    // The same formatter as the reports: `22.0%`, counts with separators.
+    assert!(text.contains("22.0% -> 27.0%: +5.0"), "{text}");
+    assert!(text.contains("n 1,000 -> 1,000"), "{text}");
     assert!(text.contains("everything else"), "{text}");
+    // Rows that are not significant are summed into one line unless --all; what is shown
+    // still adds up, and --all lists them.
+    let mut a: Vec<&str> = args.to_vec();
+    a.push("--all");
+    let all = String::from_utf8(baton(dir.path(), &a).stdout).unwrap();
+    let rows = |t: &str| {
+        t.lines()
+            .filter(|l| l.contains(" rate ") || l.contains(" mix "))
+            .count()
+    };
+    assert!(rows(&all) > rows(&text), "--all shows more rows:\n{all}");
+    assert!(!all.contains("--all shows them"), "{all}");
+    if rows(&all) > rows(&text) {
+        assert!(text.contains("not significant"), "{text}");
+    }
     assert!(text.contains("For each owner"), "{text}");
 
     // FCR = 1 - handoff rate here (nobody reopens): 78 % -> 73 %.

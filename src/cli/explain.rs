@@ -10,7 +10,8 @@ use super::UsageError;
 use crate::config::Config;
 use crate::domain::Period;
 use crate::explain::{
-    default_period, explain_table, explain_tables, render_table, Explanation, Metric, TableSpec,
+    default_period, explain_table, explain_tables, render_table_with, Explanation, Metric,
+    TableSpec,
 };
 use crate::run::{steps, Comparison, Input};
 use crate::source::{PullOptions, PullWindow};
@@ -80,6 +81,10 @@ pub struct Args {
     pub period_column: Option<String>,
     #[command(flatten)]
     pub http: super::common::HttpArgs,
+    /// Table: show every driver row, not only the significant ones (the others are summed in
+    /// one row by default).
+    #[arg(long)]
+    pub all: bool,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -98,7 +103,7 @@ pub async fn execute(args: Args) -> anyhow::Result<String> {
     };
     Ok(match args.format {
         Format::Json => serde_json::to_string_pretty(&explanation)? + "\n",
-        Format::Table => render_table(&explanation),
+        Format::Table => render_table_with(&explanation, args.all),
     })
 }
 

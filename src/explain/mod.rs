@@ -36,7 +36,7 @@ pub use measure::{Metric, UnknownMetric};
 pub use route::Routing;
 pub use segment::{EmptySegmentKey, SegmentKey};
 pub use stats::{bh_qvalues, newcombe, two_proportion_z, wilson, BetaPrior};
-pub use table::render_table;
+pub use table::{render_table, render_table_with};
 
 use crate::config::Config;
 use crate::domain::{Cause, Period};

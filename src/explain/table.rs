@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 fn value(x: Option<f64>, percent: bool) -> String {
     match x {
-        Some(v) if percent => format!("{:.1} %", 100.0 * v),
+        Some(v) if percent => crate::format::pct(Some(v)),
         Some(v) => format!("{v:.4}"),
         None => "-".into(),
     }
@@ -34,13 +34,18 @@ fn drivers_block(
     drivers: &[Driver],
     other: &BTreeMap<String, f64>,
     percent: bool,
+    all: bool,
 ) {
     let unit = if percent { " (points)" } else { "" };
     for dim in dims.iter().filter(|d| other.contains_key(*d)) {
-        let rows: Vec<&Driver> = drivers
+        let of_dim: Vec<&Driver> = drivers
             .iter()
             .filter(|d| d.key.is_segment_of(dim))
             .collect();
+        // Without --all, rows that are not significant are summed into one line, so what is
+        // shown still adds up to the change.
+        let (rows, hidden): (Vec<&Driver>, Vec<&Driver>) =
+            of_dim.into_iter().partition(|d| all || d.significant);
         let _ = writeln!(out, "  by {dim}");
         let _ = writeln!(
             out,
@@ -80,6 +85,16 @@ fn drivers_block(
                 verdict
             );
         }
+        if !hidden.is_empty() {
+            let _ = writeln!(
+                out,
+                "    {:<26} {:<5} {:>14}  ({} rows; --all shows them)",
+                "not significant",
+                "",
+                signed(hidden.iter().map(|d| d.contribution).sum(), percent),
+                hidden.len()
+            );
+        }
         let _ = writeln!(
             out,
             "    {:<26} {:<5} {:>14}",
@@ -91,18 +106,18 @@ fn drivers_block(
 }
 
 fn truncate(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n - 1).collect();
-        t.push('…');
-        t
-    }
+    crate::text::cut(s, n).into_owned()
 }
 
-/// A readable explanation: the headline, each branch with its drivers per dimension (and the
-/// "everything else" row), localised cells and the sentence for each owner.
+/// A readable explanation: the headline, each branch with its significant drivers per
+/// dimension (the rest summed in one row, then "everything else"), localised cells and the
+/// sentence for each owner.
 pub fn render_table(e: &Explanation) -> String {
+    render_table_with(e, false)
+}
+
+/// [`render_table`], with every driver row when `all` (`--all`).
+pub fn render_table_with(e: &Explanation, all: bool) -> String {
     let p = e.percent;
     let mut out = String::new();
     let zone = e
@@ -118,7 +133,7 @@ pub fn render_table(e: &Explanation) -> String {
     );
     let _ = writeln!(
         out,
-        "{} -> {}: {}{} (95 % CI {}), {}; n {:.0} -> {:.0}",
+        "{} -> {}: {}{} (95 % CI {}), {}; n {} -> {}",
         value(Some(e.before), p),
         value(Some(e.after), p),
         signed(e.change, p),
@@ -129,8 +144,8 @@ pub fn render_table(e: &Explanation) -> String {
         } else {
             "within noise"
         },
-        e.n_before,
-        e.n_after
+        crate::format::num(Some(e.n_before), 0),
+        crate::format::num(Some(e.n_after), 0)
     );
     if let Some(branches) = &e.branches {
         let _ = writeln!(out, "\nBranches (they add up to the change)");
@@ -168,11 +183,11 @@ pub fn render_table(e: &Explanation) -> String {
                 );
                 continue;
             }
-            drivers_block(&mut out, &e.dimensions, &b.drivers, &b.other, p);
+            drivers_block(&mut out, &e.dimensions, &b.drivers, &b.other, p, all);
         }
     } else {
         let _ = writeln!(out);
-        drivers_block(&mut out, &e.dimensions, &e.drivers, &e.other, p);
+        drivers_block(&mut out, &e.dimensions, &e.drivers, &e.other, p, all);
     }
     if !e.localised.is_empty() {
         let _ = writeln!(out, "\nWhere it concentrates");
