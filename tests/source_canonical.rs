@@ -414,3 +414,93 @@ async fn a_cached_export_is_not_downloaded_again_when_unchanged() {
     check_fixture(&first.ingested);
     check_fixture(&second.ingested);
 }
+
+/// A server that answers 404 echoing everything it was sent: the request target (with its
+/// query), the Authorization header, that header decoded (`user:password`) and re-encoded as
+/// a URL's user-info, percent-encoded.
+async fn echoing_404() -> std::net::SocketAddr {
+    use base64::Engine;
+    let app = Router::new().fallback(
+        |uri: axum::http::Uri, headers: HeaderMap| async move {
+            let auth: Vec<String> = headers
+                .get_all("authorization")
+                .iter()
+                .map(|v| v.to_str().unwrap().to_string())
+                .collect();
+            let mut decoded = Vec::new();
+            for a in &auth {
+                if let Some(b) = a.strip_prefix("Basic ") {
+                    let plain = base64::engine::general_purpose::STANDARD.decode(b).unwrap();
+                    let plain = String::from_utf8(plain).unwrap();
+                    let enc: String = percent_encoding::utf8_percent_encode(
+                        &plain,
+                        percent_encoding::NON_ALPHANUMERIC,
+                    )
+                    .to_string();
+                    decoded.push(format!("{plain} http://{plain}@origin{uri} {enc}"));
+                }
+            }
+            (
+                StatusCode::NOT_FOUND,
+                [("x-echo-authorization", auth.join(", "))],
+                format!(
+                    "No route for {uri} (Authorization: {}; decoded: {})",
+                    auth.join(", "),
+                    decoded.join("; ")
+                ),
+            )
+        },
+    );
+    serve(app).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_404_echoing_userinfo_query_and_basic_auth_leaks_no_secret() {
+    use base64::Engine;
+    let addr = echoing_404().await;
+    // 1. The secrets are in the URL: user-info (sent as Basic) and `?token=`.
+    let src = fast(SourceConfig::canonical(&format!(
+        "http://bob:pw-Secret-9@{addr}/missing.csv?token=qs-Secret-42&page=1"
+    )));
+    let err = pull(
+        "helpdesk",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    let msg = format!("{err} {err:?}");
+    assert!(msg.contains("404") && msg.contains("No route for"), "{msg}");
+    let b64 = base64::engine::general_purpose::STANDARD.encode("bob:pw-Secret-9");
+    for leaked in ["pw-Secret-9", "qs-Secret-42", b64.as_str()] {
+        assert!(!msg.contains(leaked), "{leaked} in {msg}");
+    }
+
+    // 2. The secret is the configured auth (Basic `user/token:secret`), with characters that
+    //    URL-encoding changes.
+    std::env::set_var("BATON_TEST_ECHO_TOKEN", "zd/Tok+en=9xQ");
+    let mut src = fast(SourceConfig::canonical(&format!(
+        "http://{addr}/missing.csv"
+    )));
+    src.http_mut().auth = Some(AuthConfig {
+        kind: AuthKind::Basic,
+        user: Some("ops@example.com/token".into()),
+        secret_env: Some("BATON_TEST_ECHO_TOKEN".into()),
+        secret_file: None,
+    });
+    let err = pull(
+        "helpdesk",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    let msg = format!("{err} {err:?}");
+    assert!(msg.contains("404"), "{msg}");
+    let b64 = base64::engine::general_purpose::STANDARD.encode("ops@example.com/token:zd/Tok+en=9xQ");
+    for leaked in ["zd/Tok+en=9xQ", "zd%2FTok%2Ben%3D9xQ", b64.as_str()] {
+        assert!(!msg.contains(leaked), "{leaked} in {msg}");
+    }
+}

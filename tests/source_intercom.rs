@@ -189,7 +189,6 @@ fn intercom_source(api: &FakeApi) -> SourceConfig {
         api_version: Some("2.15".into()),
         ai_agent_ids: Vec::new(),
         ai_team: Some("AI Agent".into()),
-        tag_reasons: BTreeMap::new(),
         tag_topics: BTreeMap::from([
             ("billing_q".into(), "billing".into()),
             ("password_reset".into(), "password_reset".into()),
