@@ -600,7 +600,10 @@ max_retries = 2
             "[sources.helpdesk]\nkind = \"canonical\"\nurl = \"https://me:hunter2-pw@exports.example/e.csv\"\n",
         );
         assert_eq!(key, "sources.helpdesk.url");
-        assert!(msg.contains("password") && !msg.contains("hunter2-pw"), "{msg}");
+        assert!(
+            msg.contains("password") && !msg.contains("hunter2-pw"),
+            "{msg}"
+        );
         // Even when the URL does not parse (a bad port).
         let (key, _) = error(
             "[sources.zd]\nkind = \"zendesk\"\nbase_url = \"https://me:pw@acme.example:99999\"\n",

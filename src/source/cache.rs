@@ -261,7 +261,9 @@ mod tests {
         assert!(cache.get("doc", "k2").is_none());
         // Keys are URLs: what is on disk never holds one (a query may carry an API key).
         let url_key = "https://h.example/e.csv?api_key=sekrit-123";
-        cache.put("doc", url_key, b"b", serde_json::json!({})).unwrap();
+        cache
+            .put("doc", url_key, b"b", serde_json::json!({}))
+            .unwrap();
         assert!(cache.get("doc", url_key).is_some());
         let mut j = cache.journal("s", url_key);
         j.append(serde_json::json!(null), true, true, serde_json::json!({}))

@@ -68,9 +68,19 @@ pub struct Redactor {
 /// Query parameters whose value is a credential (`?token=`, `?api_key=`, `?sig=`, ...).
 fn is_secret_param(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["token", "key", "secret", "pass", "pwd", "auth", "sig", "credential", "session"]
-        .iter()
-        .any(|w| n.contains(w))
+    [
+        "token",
+        "key",
+        "secret",
+        "pass",
+        "pwd",
+        "auth",
+        "sig",
+        "credential",
+        "session",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
 }
 
 impl Redactor {
@@ -167,6 +177,9 @@ pub struct Request {
     pub url: Url,
     pub json: Option<serde_json::Value>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The body is line-oriented text (a CSV or JSON Lines export): a body with no length
+    /// framing that stops mid-line was cut short and is retried (see [`Fetcher::send`]).
+    pub whole_lines: bool,
 }
 
 impl Request {
@@ -176,6 +189,7 @@ impl Request {
             url,
             json: None,
             headers: Vec::new(),
+            whole_lines: false,
         }
     }
     pub fn post_json(url: Url, body: serde_json::Value) -> Request {
@@ -184,7 +198,13 @@ impl Request {
             url,
             json: Some(body),
             headers: Vec::new(),
+            whole_lines: false,
         }
+    }
+    /// Marks the body as line-oriented text (see [`Request::whole_lines`]).
+    pub fn whole_lines(mut self) -> Request {
+        self.whole_lines = true;
+        self
     }
     pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Request {
         self.headers.push((name, value));
@@ -292,7 +312,12 @@ impl Fetcher {
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
             let outcome = self.attempt(req).await;
             let failure = match outcome {
-                Ok((status, headers, bytes)) if status == StatusCode::TOO_MANY_REQUESTS => {
+                Ok(Exchange {
+                    status,
+                    headers,
+                    bytes,
+                    ..
+                }) if status == StatusCode::TOO_MANY_REQUESTS => {
                     waits += 1;
                     if waits > self.policy.max_rate_limit_waits {
                         return Err(SourceError::GaveUp {
@@ -329,32 +354,39 @@ impl Fetcher {
                     tokio::time::sleep(wait).await;
                     continue;
                 }
-                Ok((status, headers, bytes))
-                    if status.is_success() || status == StatusCode::NOT_MODIFIED =>
-                {
-                    if status == StatusCode::NOT_MODIFIED {
-                        self.counters.not_modified.fetch_add(1, Ordering::Relaxed);
-                    }
-                    let decoded = if status == StatusCode::NOT_MODIFIED {
-                        decode(&[])
+                Ok(Exchange {
+                    status,
+                    headers,
+                    bytes,
+                    framed,
+                }) if status.is_success() || status == StatusCode::NOT_MODIFIED => {
+                    if let Some(cut) = cut_short(req, status, &headers, &bytes, framed) {
+                        cut
                     } else {
-                        decode(&bytes)
-                    };
-                    match decoded {
-                        Ok(body) => {
-                            return Ok(Response {
-                                status,
-                                headers,
-                                body,
-                            })
+                        if status == StatusCode::NOT_MODIFIED {
+                            self.counters.not_modified.fetch_add(1, Ordering::Relaxed);
                         }
-                        Err(e) => format!("unreadable body: {e}"),
+                        let decoded = if status == StatusCode::NOT_MODIFIED {
+                            decode(&[])
+                        } else {
+                            decode(&bytes)
+                        };
+                        match decoded {
+                            Ok(body) => {
+                                return Ok(Response {
+                                    status,
+                                    headers,
+                                    body,
+                                })
+                            }
+                            Err(e) => format!("unreadable body: {e}"),
+                        }
                     }
                 }
-                Ok((status, _, bytes)) if status.is_server_error() => {
+                Ok(Exchange { status, bytes, .. }) if status.is_server_error() => {
                     format!("{} {}", status.as_u16(), snippet(redactor, &bytes))
                 }
-                Ok((status, _, bytes)) => {
+                Ok(Exchange { status, bytes, .. }) => {
                     // Any other status is the caller's mistake (auth, path, query): retrying
                     // cannot help, so fail at once and say why.
                     return Err(SourceError::Status {
@@ -391,7 +423,7 @@ impl Fetcher {
     }
 
     /// One try: the status, headers and whole body, or why the exchange failed (transient).
-    async fn attempt(&self, req: &Request) -> Result<(StatusCode, HeaderMap, Vec<u8>), String> {
+    async fn attempt(&self, req: &Request) -> Result<Exchange, String> {
         // Held for the exchange only, not during waits between retries.
         let _permit = self
             .in_flight
@@ -413,9 +445,72 @@ impl Fetcher {
         let resp = b.send().await.map_err(describe)?;
         let status = resp.status();
         let headers = resp.headers().clone();
+        // HTTP/2 and later frame every body; HTTP/1.x only with a length or chunks. An
+        // unframed body ends when the server closes, whether or not it had finished.
+        let framed = resp.version() >= reqwest::Version::HTTP_2
+            || headers.contains_key(reqwest::header::CONTENT_LENGTH)
+            || headers
+                .get_all(reqwest::header::TRANSFER_ENCODING)
+                .iter()
+                .any(|v| {
+                    v.to_str()
+                        .is_ok_and(|t| t.to_ascii_lowercase().contains("chunked"))
+                });
         let bytes = resp.bytes().await.map_err(describe)?;
-        Ok((status, headers, bytes.to_vec()))
+        Ok(Exchange {
+            status,
+            headers,
+            bytes: bytes.to_vec(),
+            framed,
+        })
     }
+}
+
+/// What one exchange gave.
+struct Exchange {
+    status: StatusCode,
+    headers: HeaderMap,
+    bytes: Vec<u8>,
+    /// The body had a length (Content-Length, chunks, HTTP/2 frames): its end was announced.
+    framed: bool,
+}
+
+/// Why a successful answer's body is not whole, if it is not: shorter than its
+/// Content-Length, or (for line-oriented exports) unframed and stopping mid-line, which is what
+/// a server that closes early (HTTP/1.0, no Content-Length) leaves. Both are retried.
+fn cut_short(
+    req: &Request,
+    status: StatusCode,
+    headers: &HeaderMap,
+    bytes: &[u8],
+    framed: bool,
+) -> Option<String> {
+    if status == StatusCode::NOT_MODIFIED || req.method == Method::HEAD {
+        return None;
+    }
+    let announced = headers
+        .get(reqwest::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = announced {
+        if (bytes.len() as u64) < n {
+            return Some(format!(
+                "body cut short: {} of the {n} bytes its Content-Length announced",
+                bytes.len()
+            ));
+        }
+    }
+    // Parquet carries its own framing (a footer), checked by its reader.
+    let text = !bytes.starts_with(b"PAR1");
+    if req.whole_lines && !framed && text && !bytes.is_empty() && !bytes.ends_with(b"\n") {
+        return Some(format!(
+            "body cut short: it ends mid-line after {} bytes and the server sent no \
+             Content-Length (nor chunked framing), so the connection may have closed early; \
+             an export that really ends without a newline must be served with a Content-Length",
+            bytes.len()
+        ));
+    }
+    None
 }
 
 /// A reqwest error in words, without its URL (which may carry a query secret).
@@ -596,8 +691,14 @@ mod tests {
         let u = Url::parse("https://me:pw%2Fsecret@h.example/x?api_key=k-123456&page=2").unwrap();
         let r = Redactor::default().with_url(&u);
         let out = r.scrub("GET /x?api_key=k-123456&page=2 from me:pw/secret (pw%2Fsecret)");
-        assert!(!out.contains("k-123456") && !out.contains("pw/secret"), "{out}");
-        assert!(!out.contains("pw%2Fsecret") && out.contains("page=2"), "{out}");
+        assert!(
+            !out.contains("k-123456") && !out.contains("pw/secret"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("pw%2Fsecret") && out.contains("page=2"),
+            "{out}"
+        );
     }
 
     #[test]
