@@ -288,16 +288,113 @@ async fn a_window_searches_by_updated_at_and_a_rerun_fetches_nothing_twice() {
     check(&first.ingested);
     assert_eq!(api.hits("POST /conversations/search#"), 1);
     assert_eq!(api.hits("GET /conversations?per_page=150"), 0);
-    let before = api.total_hits();
+    api.reset_hits();
     let second = pull_with_stats("intercom", &src, &window, &opts)
         .await
         .unwrap();
-    assert_eq!(api.total_hits(), before, "the rerun asked the server again");
+    // Only the names are asked for again (they are refreshed on every pull).
+    assert_eq!(api.hits("GET /admins"), 1);
+    assert_eq!(api.hits("GET /teams"), 1);
+    assert_eq!(api.total_hits(), 2, "the rerun asked the server again");
     assert_eq!(
         lines(&second.ingested.events),
         lines(&first.ingested.events)
     );
     assert!(second.stats.cached_pages >= 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_listing_is_taken_up_again_and_new_admins_are_named() {
+    let api = FakeApi::start().await;
+    serve_intercom(&api);
+    let src = intercom_source(&api);
+    // No period: the window is open, so the listing can never be complete.
+    let window = PullWindow::everything();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = PullOptions {
+        cache_dir: Some(dir.path().to_path_buf()),
+        progress: false,
+    };
+    let first = pull_with_stats("intercom", &src, &window, &opts)
+        .await
+        .unwrap();
+    check(&first.ingested);
+
+    // Since then: c4 was opened and given to Dot, hired after the first pull; c2 was closed.
+    let c4 = json!({
+        "type": "conversation", "id": "c4", "created_at": t(30), "updated_at": t(32),
+        "source": {"type": "email", "author": user(json!("u4"))},
+        "state": "open", "admin_assignee_id": "204", "team_assignee_id": null,
+        "conversation_parts": {"conversation_parts": [
+            part("s1", json!("assignment"), 31, admin(json!("201"), "Ann"), json!({"type": "admin", "id": "204"})),
+            part("s2", json!("comment"), 32, admin(json!("204"), "Dot"), json!(null)),
+        ]},
+    });
+    let mut c2 = conversations()[1].clone();
+    c2["updated_at"] = json!(t(40));
+    c2["state"] = json!("closed");
+    c2["conversation_parts"]["conversation_parts"]
+        .as_array_mut()
+        .unwrap()
+        .push(part(
+            "q5",
+            json!("close"),
+            40,
+            admin(json!("203"), "Cy"),
+            json!(null),
+        ));
+    api.page("GET /conversations/c4", c4.clone());
+    api.page("GET /conversations/c2", c2.clone());
+    api.page(
+        "POST /conversations/search#",
+        json!({"type": "conversation.list", "conversations": [summary(&c4), summary(&c2)],
+               "total_count": 2, "pages": {"type": "pages", "next": null}}),
+    );
+    api.page(
+        "GET /admins",
+        json!({"type": "admin.list", "admins": [
+            {"type": "admin", "id": "201", "name": "Ann"},
+            {"type": "admin", "id": 202, "name": "Bob"},
+            {"type": "admin", "id": "203", "name": "Cy"},
+            {"type": "admin", "id": "204", "name": "Dot"},
+        ]}),
+    );
+    api.reset_hits();
+    api.state.lock().unwrap().searches.clear();
+    let second = pull_with_stats("intercom", &src, &window, &opts)
+        .await
+        .unwrap();
+    // What changed is searched for from the latest update saved (c3, t(25)), and only the
+    // new and the updated conversations are fetched.
+    assert_eq!(api.hits("POST /conversations/search#"), 1);
+    let searches = api.state.lock().unwrap().searches.clone();
+    assert_eq!(searches[0]["query"]["value"], json!(t(25) - 1));
+    assert_eq!(api.hits("GET /conversations/c4"), 1);
+    assert_eq!(api.hits("GET /conversations/c2"), 1);
+    assert_eq!(api.hits("GET /conversations/c1"), 0);
+    assert_eq!(api.hits("GET /conversations?per_page=150"), 0);
+    let got = lines(&second.ingested.events);
+    assert!(
+        got.contains(&format!("c4|{}|assigned|Dot||human|||human|", iso(31))),
+        "{got:#?}"
+    );
+    assert!(
+        got.contains(&format!("c2|{}|resolved|||human|||human|", iso(40))),
+        "{got:#?}"
+    );
+    assert!(!got.iter().any(|l| l.contains("admin 204")), "{got:#?}");
+
+    // A third run asks again from the newest update now saved (c2, t(40)); nothing new.
+    api.reset_hits();
+    api.state.lock().unwrap().searches.clear();
+    let third = pull_with_stats("intercom", &src, &window, &opts)
+        .await
+        .unwrap();
+    let searches = api.state.lock().unwrap().searches.clone();
+    assert_eq!(searches.len(), 1);
+    assert_eq!(searches[0]["query"]["value"], json!(t(40) - 1));
+    assert_eq!(api.hits("GET /conversations/c2"), 0);
+    assert_eq!(lines(&third.ingested.events), got);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -142,6 +142,20 @@ impl Journal {
     }
 }
 
+impl Journal {
+    /// Saves a new version of the last page in its place (a page asked for again).
+    pub fn replace_last(
+        &mut self,
+        next: serde_json::Value,
+        done: bool,
+        complete: bool,
+        body: serde_json::Value,
+    ) -> Result<(), SourceError> {
+        self.pages.pop();
+        self.append(next, done, complete, body)
+    }
+}
+
 fn page_file(i: usize) -> String {
     format!("page-{i:06}.json")
 }
