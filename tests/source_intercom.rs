@@ -420,3 +420,68 @@ async fn without_the_version_header_the_server_refuses_and_the_error_says_why() 
     );
     assert!(!msg.contains("ic-secret-token"), "{msg}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ai_agent_assigned_in_an_intake_team_is_an_owner() {
+    let api = FakeApi::start().await;
+    // c5: a workflow puts it in Triage (an intake queue in the embedded config), then gives
+    // it to Fin (admin 9900001, an AI agent id) while it sits there; Fin answers, then hands
+    // it to Billing; Bob picks it up, replies, closes. Fin owned it: one AI handover.
+    let fin_admin = json!({"type": "bot", "id": "9900001", "name": "Fin", "from_ai_agent": true});
+    let workflow = json!({"type": "bot", "id": "b2", "name": "Operator", "from_ai_agent": false});
+    let c5 = json!({
+        "type": "conversation", "id": "c5", "created_at": t(0), "updated_at": t(9),
+        "source": {"type": "conversation", "author": user(json!("u5"))},
+        "state": "closed", "admin_assignee_id": 202, "team_assignee_id": 302,
+        "ai_agent_participated": true, "ai_agent": {"resolution_state": "routed_to_team"},
+        "conversation_parts": {"conversation_parts": [
+            part("w1", json!("default_assignment"), 1, workflow.clone(), json!({"type": "team", "id": 305})),
+            part("w2", json!("default_assignment"), 2, workflow, json!({"type": "admin", "id": 9900001})),
+            part("w3", json!("comment"), 3, fin_admin.clone(), json!(null)),
+            part("w4", json!("assignment"), 5, fin_admin, json!({"type": "team", "id": 302})),
+            part("w5", json!("assignment"), 6, admin(json!(202), "Bob"), json!({"type": "admin", "id": 202})),
+            part("w6", json!("comment"), 7, admin(json!(202), "Bob"), json!(null)),
+            part("w7", json!("close"), 9, admin(json!(202), "Bob"), json!(null)),
+        ]},
+    });
+    api.page(
+        "GET /conversations?per_page=150",
+        json!({"type": "conversation.list", "conversations": [summary(&c5)], "pages": {"next": null}}),
+    );
+    api.page("GET /conversations/c5", c5);
+    api.page(
+        "GET /admins",
+        json!({"admins": [{"type": "admin", "id": 202, "name": "Bob"}]}),
+    );
+    api.page(
+        "GET /teams",
+        json!({"teams": [{"id": 302, "name": "Billing"}, {"id": "305", "name": "Triage"}]}),
+    );
+    let mut src = intercom_source(&api);
+    if let SourceConfig::Intercom(ic) = &mut src {
+        ic.ai_agent_ids = vec!["9900001".into()];
+    }
+    let got = pull_with_stats(
+        "intercom",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap();
+    let rows = lines(&got.ingested.events);
+    assert!(
+        rows.contains(&format!(
+            "c5|{}|assigned|Fin|AI Agent|ai|||automation|",
+            iso(2)
+        )),
+        "{rows:#?}"
+    );
+    assert!(
+        !rows.iter().any(|l| l.contains("admin 9900001")),
+        "{rows:#?}"
+    );
+    let (convs, handoffs, by) = handoff_summary(&got.ingested.events);
+    assert_eq!((convs, handoffs), (1, 1), "{rows:#?}");
+    assert_eq!(by, vec![("escalation".to_string(), 1)]);
+}
