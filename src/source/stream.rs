@@ -29,8 +29,11 @@ pub enum Reopen<'a> {
     /// Continue with the cursor this makes from the saved pages, the new pages appended (an
     /// Intercom listing is newest first, so what changed is asked for by a search on
     /// `updated_at` since the latest saved).
-    From(Box<dyn Fn(&[SavedPage]) -> Value + Send + Sync + 'a>),
+    From(ResumeCursor<'a>),
 }
+
+/// Makes the cursor a finished stream is taken up again with, from its saved pages.
+pub type ResumeCursor<'a> = Box<dyn Fn(&[SavedPage]) -> Value + Send + Sync + 'a>;
 
 /// One paged endpoint.
 pub struct Stream<'a> {
