@@ -702,6 +702,19 @@ mod tests {
     }
 
     #[test]
+    fn snippets_redact_before_cutting_and_cut_on_characters() {
+        let r = Redactor::default().with_secret(None, &Secret::new("tok-abcdef-123456"));
+        // 190 bytes of `é`, then the secret across the 200-byte cut: cut first, its start
+        // would no longer be recognised.
+        let body = format!("{}tok-abcdef-123456 more", "é".repeat(95));
+        let s = snippet(&r, body.as_bytes());
+        assert!(!s.contains("tok-abc"), "{s}");
+        // Multi-byte text at the cut: no panic, a whole character boundary.
+        let s = snippet(&r, "日本語".repeat(100).as_bytes());
+        assert!(s.len() <= 200 && s.starts_with('日'));
+    }
+
+    #[test]
     fn command_line_urls_lose_userinfo_and_query_paths_stay() {
         assert_eq!(
             redact_url("https://me:pw@host.example/t.csv?token=abc#x"),
