@@ -414,3 +414,225 @@ async fn a_cached_export_is_not_downloaded_again_when_unchanged() {
     check_fixture(&first.ingested);
     check_fixture(&second.ingested);
 }
+
+/// A server that answers 404 echoing everything it was sent: the request target (with its
+/// query), the Authorization header, that header decoded (`user:password`) and re-encoded as
+/// a URL's user-info, percent-encoded.
+async fn echoing_404() -> std::net::SocketAddr {
+    use base64::Engine;
+    let app = Router::new().fallback(|uri: axum::http::Uri, headers: HeaderMap| async move {
+        let auth: Vec<String> = headers
+            .get_all("authorization")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect();
+        let mut decoded = Vec::new();
+        for a in &auth {
+            if let Some(b) = a.strip_prefix("Basic ") {
+                let plain = base64::engine::general_purpose::STANDARD.decode(b).unwrap();
+                let plain = String::from_utf8(plain).unwrap();
+                let enc: String = percent_encoding::utf8_percent_encode(
+                    &plain,
+                    percent_encoding::NON_ALPHANUMERIC,
+                )
+                .to_string();
+                decoded.push(format!("{plain} http://{plain}@origin{uri} {enc}"));
+            }
+        }
+        (
+            StatusCode::NOT_FOUND,
+            [("x-echo-authorization", auth.join(", "))],
+            format!(
+                "No route for {uri} (Authorization: {}; decoded: {})",
+                auth.join(", "),
+                decoded.join("; ")
+            ),
+        )
+    });
+    serve(app).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_404_echoing_userinfo_query_and_basic_auth_leaks_no_secret() {
+    use base64::Engine;
+    let addr = echoing_404().await;
+    // 1. The secrets are in the URL: user-info (sent as Basic) and `?token=`.
+    let src = fast(SourceConfig::canonical(&format!(
+        "http://bob:pw-Secret-9@{addr}/missing.csv?token=qs-Secret-42&page=1"
+    )));
+    let err = pull(
+        "helpdesk",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    let msg = format!("{err} {err:?}");
+    assert!(msg.contains("404") && msg.contains("No route for"), "{msg}");
+    let b64 = base64::engine::general_purpose::STANDARD.encode("bob:pw-Secret-9");
+    for leaked in ["pw-Secret-9", "qs-Secret-42", b64.as_str()] {
+        assert!(!msg.contains(leaked), "{leaked} in {msg}");
+    }
+
+    // 2. The secret is the configured auth (Basic `user/token:secret`), with characters that
+    //    URL-encoding changes.
+    std::env::set_var("BATON_TEST_ECHO_TOKEN", "zd/Tok+en=9xQ");
+    let mut src = fast(SourceConfig::canonical(&format!(
+        "http://{addr}/missing.csv"
+    )));
+    src.http_mut().auth = Some(AuthConfig {
+        kind: AuthKind::Basic,
+        user: Some("ops@example.com/token".into()),
+        secret_env: Some("BATON_TEST_ECHO_TOKEN".into()),
+        secret_file: None,
+    });
+    let err = pull(
+        "helpdesk",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    let msg = format!("{err} {err:?}");
+    assert!(msg.contains("404"), "{msg}");
+    let b64 =
+        base64::engine::general_purpose::STANDARD.encode("ops@example.com/token:zd/Tok+en=9xQ");
+    for leaked in ["zd/Tok+en=9xQ", "zd%2FTok%2Ben%3D9xQ", b64.as_str()] {
+        assert!(!msg.contains(leaked), "{leaked} in {msg}");
+    }
+}
+
+/// A raw HTTP server on loopback (no framework, so it can misbehave): answers request number
+/// `i` with `answers[min(i, last)]`, written as is, then closes the connection.
+async fn raw_server(answers: Vec<Vec<u8>>) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let i = h.fetch_add(1, Ordering::SeqCst);
+            let answer = answers[i.min(answers.len() - 1)].clone();
+            tokio::spawn(async move {
+                // Read the request head, then answer and close.
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let _ = sock.write_all(&answer).await;
+                let _ = sock.flush().await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    (addr, hits)
+}
+
+/// The fixture cut at 60 %, in the middle of a line.
+fn cut_csv() -> &'static str {
+    let cut = CSV.len() * 6 / 10;
+    let body = &CSV[..cut];
+    assert!(!body.ends_with('\n'));
+    body
+}
+
+fn http10(body: &str) -> Vec<u8> {
+    format!("HTTP/1.0 200 OK\r\nContent-Type: text/csv\r\n\r\n{body}").into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http10_body_cut_mid_line_is_retried_and_never_used() {
+    // First answer: HTTP/1.0, no Content-Length, closed after 60 % (mid-line). Then whole.
+    let (addr, hits) = raw_server(vec![http10(cut_csv()), http10(CSV)]).await;
+    let src = fast(SourceConfig::canonical(&format!(
+        "http://{addr}/events.csv"
+    )));
+    let got = pull_with_stats(
+        "helpdesk",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap();
+    check_fixture(&got.ingested);
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    assert_eq!(got.stats.retries, 1);
+
+    // A server that always cuts: the pull fails, saying why, rather than using 60 %.
+    let (addr, hits) = raw_server(vec![http10(cut_csv())]).await;
+    let mut src = fast(SourceConfig::canonical(&format!(
+        "http://{addr}/events.csv"
+    )));
+    src.http_mut().max_retries = 1;
+    let err = pull(
+        "helpdesk",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, SourceError::GaveUp { .. }), "{err:?}");
+    assert!(
+        msg.contains("mid-line") && msg.contains("Content-Length"),
+        "{msg}"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_shorter_than_its_content_length_is_retried() {
+    let short = format!(
+        "HTTP/1.0 200 OK\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\n{}",
+        CSV.len(),
+        &CSV[..CSV.len() / 2]
+    );
+    let whole = format!(
+        "HTTP/1.0 200 OK\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\n{CSV}",
+        CSV.len()
+    );
+    let (addr, hits) = raw_server(vec![short.into_bytes(), whole.into_bytes()]).await;
+    let src = fast(SourceConfig::canonical(&format!(
+        "http://{addr}/events.csv"
+    )));
+    let got = pull_with_stats(
+        "helpdesk",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap();
+    check_fixture(&got.ingested);
+    assert_eq!(hits.load(Ordering::SeqCst), 2);
+    assert_eq!(got.stats.retries, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unframed_body_that_ends_on_a_newline_is_used() {
+    // HTTP/1.0 without a length is legitimate when the body is whole.
+    let (addr, hits) = raw_server(vec![http10(CSV)]).await;
+    let src = fast(SourceConfig::canonical(&format!(
+        "http://{addr}/events.csv"
+    )));
+    let got = pull_with_stats(
+        "helpdesk",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap();
+    check_fixture(&got.ingested);
+    assert_eq!((hits.load(Ordering::SeqCst), got.stats.retries), (1, 0));
+}

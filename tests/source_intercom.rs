@@ -189,7 +189,6 @@ fn intercom_source(api: &FakeApi) -> SourceConfig {
         api_version: Some("2.15".into()),
         ai_agent_ids: Vec::new(),
         ai_team: Some("AI Agent".into()),
-        tag_reasons: BTreeMap::new(),
         tag_topics: BTreeMap::from([
             ("billing_q".into(), "billing".into()),
             ("password_reset".into(), "password_reset".into()),
@@ -289,16 +288,113 @@ async fn a_window_searches_by_updated_at_and_a_rerun_fetches_nothing_twice() {
     check(&first.ingested);
     assert_eq!(api.hits("POST /conversations/search#"), 1);
     assert_eq!(api.hits("GET /conversations?per_page=150"), 0);
-    let before = api.total_hits();
+    api.reset_hits();
     let second = pull_with_stats("intercom", &src, &window, &opts)
         .await
         .unwrap();
-    assert_eq!(api.total_hits(), before, "the rerun asked the server again");
+    // Only the names are asked for again (they are refreshed on every pull).
+    assert_eq!(api.hits("GET /admins"), 1);
+    assert_eq!(api.hits("GET /teams"), 1);
+    assert_eq!(api.total_hits(), 2, "the rerun asked the server again");
     assert_eq!(
         lines(&second.ingested.events),
         lines(&first.ingested.events)
     );
     assert!(second.stats.cached_pages >= 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_listing_is_taken_up_again_and_new_admins_are_named() {
+    let api = FakeApi::start().await;
+    serve_intercom(&api);
+    let src = intercom_source(&api);
+    // No period: the window is open, so the listing can never be complete.
+    let window = PullWindow::everything();
+    let dir = tempfile::tempdir().unwrap();
+    let opts = PullOptions {
+        cache_dir: Some(dir.path().to_path_buf()),
+        progress: false,
+    };
+    let first = pull_with_stats("intercom", &src, &window, &opts)
+        .await
+        .unwrap();
+    check(&first.ingested);
+
+    // Since then: c4 was opened and given to Dot, hired after the first pull; c2 was closed.
+    let c4 = json!({
+        "type": "conversation", "id": "c4", "created_at": t(30), "updated_at": t(32),
+        "source": {"type": "email", "author": user(json!("u4"))},
+        "state": "open", "admin_assignee_id": "204", "team_assignee_id": null,
+        "conversation_parts": {"conversation_parts": [
+            part("s1", json!("assignment"), 31, admin(json!("201"), "Ann"), json!({"type": "admin", "id": "204"})),
+            part("s2", json!("comment"), 32, admin(json!("204"), "Dot"), json!(null)),
+        ]},
+    });
+    let mut c2 = conversations()[1].clone();
+    c2["updated_at"] = json!(t(40));
+    c2["state"] = json!("closed");
+    c2["conversation_parts"]["conversation_parts"]
+        .as_array_mut()
+        .unwrap()
+        .push(part(
+            "q5",
+            json!("close"),
+            40,
+            admin(json!("203"), "Cy"),
+            json!(null),
+        ));
+    api.page("GET /conversations/c4", c4.clone());
+    api.page("GET /conversations/c2", c2.clone());
+    api.page(
+        "POST /conversations/search#",
+        json!({"type": "conversation.list", "conversations": [summary(&c4), summary(&c2)],
+               "total_count": 2, "pages": {"type": "pages", "next": null}}),
+    );
+    api.page(
+        "GET /admins",
+        json!({"type": "admin.list", "admins": [
+            {"type": "admin", "id": "201", "name": "Ann"},
+            {"type": "admin", "id": 202, "name": "Bob"},
+            {"type": "admin", "id": "203", "name": "Cy"},
+            {"type": "admin", "id": "204", "name": "Dot"},
+        ]}),
+    );
+    api.reset_hits();
+    api.state.lock().unwrap().searches.clear();
+    let second = pull_with_stats("intercom", &src, &window, &opts)
+        .await
+        .unwrap();
+    // What changed is searched for from the latest update saved (c3, t(25)), and only the
+    // new and the updated conversations are fetched.
+    assert_eq!(api.hits("POST /conversations/search#"), 1);
+    let searches = api.state.lock().unwrap().searches.clone();
+    assert_eq!(searches[0]["query"]["value"], json!(t(25) - 1));
+    assert_eq!(api.hits("GET /conversations/c4"), 1);
+    assert_eq!(api.hits("GET /conversations/c2"), 1);
+    assert_eq!(api.hits("GET /conversations/c1"), 0);
+    assert_eq!(api.hits("GET /conversations?per_page=150"), 0);
+    let got = lines(&second.ingested.events);
+    assert!(
+        got.contains(&format!("c4|{}|assigned|Dot||human|||human|", iso(31))),
+        "{got:#?}"
+    );
+    assert!(
+        got.contains(&format!("c2|{}|resolved|||human|||human|", iso(40))),
+        "{got:#?}"
+    );
+    assert!(!got.iter().any(|l| l.contains("admin 204")), "{got:#?}");
+
+    // A third run asks again from the newest update now saved (c2, t(40)); nothing new.
+    api.reset_hits();
+    api.state.lock().unwrap().searches.clear();
+    let third = pull_with_stats("intercom", &src, &window, &opts)
+        .await
+        .unwrap();
+    let searches = api.state.lock().unwrap().searches.clone();
+    assert_eq!(searches.len(), 1);
+    assert_eq!(searches[0]["query"]["value"], json!(t(40) - 1));
+    assert_eq!(api.hits("GET /conversations/c2"), 0);
+    assert_eq!(lines(&third.ingested.events), got);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -323,4 +419,69 @@ async fn without_the_version_header_the_server_refuses_and_the_error_says_why() 
         "{msg}"
     );
     assert!(!msg.contains("ic-secret-token"), "{msg}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ai_agent_assigned_in_an_intake_team_is_an_owner() {
+    let api = FakeApi::start().await;
+    // c5: a workflow puts it in Triage (an intake queue in the embedded config), then gives
+    // it to Fin (admin 9900001, an AI agent id) while it sits there; Fin answers, then hands
+    // it to Billing; Bob picks it up, replies, closes. Fin owned it: one AI handover.
+    let fin_admin = json!({"type": "bot", "id": "9900001", "name": "Fin", "from_ai_agent": true});
+    let workflow = json!({"type": "bot", "id": "b2", "name": "Operator", "from_ai_agent": false});
+    let c5 = json!({
+        "type": "conversation", "id": "c5", "created_at": t(0), "updated_at": t(9),
+        "source": {"type": "conversation", "author": user(json!("u5"))},
+        "state": "closed", "admin_assignee_id": 202, "team_assignee_id": 302,
+        "ai_agent_participated": true, "ai_agent": {"resolution_state": "routed_to_team"},
+        "conversation_parts": {"conversation_parts": [
+            part("w1", json!("default_assignment"), 1, workflow.clone(), json!({"type": "team", "id": 305})),
+            part("w2", json!("default_assignment"), 2, workflow, json!({"type": "admin", "id": 9900001})),
+            part("w3", json!("comment"), 3, fin_admin.clone(), json!(null)),
+            part("w4", json!("assignment"), 5, fin_admin, json!({"type": "team", "id": 302})),
+            part("w5", json!("assignment"), 6, admin(json!(202), "Bob"), json!({"type": "admin", "id": 202})),
+            part("w6", json!("comment"), 7, admin(json!(202), "Bob"), json!(null)),
+            part("w7", json!("close"), 9, admin(json!(202), "Bob"), json!(null)),
+        ]},
+    });
+    api.page(
+        "GET /conversations?per_page=150",
+        json!({"type": "conversation.list", "conversations": [summary(&c5)], "pages": {"next": null}}),
+    );
+    api.page("GET /conversations/c5", c5);
+    api.page(
+        "GET /admins",
+        json!({"admins": [{"type": "admin", "id": 202, "name": "Bob"}]}),
+    );
+    api.page(
+        "GET /teams",
+        json!({"teams": [{"id": 302, "name": "Billing"}, {"id": "305", "name": "Triage"}]}),
+    );
+    let mut src = intercom_source(&api);
+    if let SourceConfig::Intercom(ic) = &mut src {
+        ic.ai_agent_ids = vec!["9900001".into()];
+    }
+    let got = pull_with_stats(
+        "intercom",
+        &src,
+        &PullWindow::everything(),
+        &PullOptions::default(),
+    )
+    .await
+    .unwrap();
+    let rows = lines(&got.ingested.events);
+    assert!(
+        rows.contains(&format!(
+            "c5|{}|assigned|Fin|AI Agent|ai|||automation|",
+            iso(2)
+        )),
+        "{rows:#?}"
+    );
+    assert!(
+        !rows.iter().any(|l| l.contains("admin 9900001")),
+        "{rows:#?}"
+    );
+    let (convs, handoffs, by) = handoff_summary(&got.ingested.events);
+    assert_eq!((convs, handoffs), (1, 1), "{rows:#?}");
+    assert_eq!(by, vec![("escalation".to_string(), 1)]);
 }

@@ -186,10 +186,8 @@ pub struct IntercomSource {
     /// Team given to the AI agent when it owns a conversation.
     #[serde(default)]
     pub ai_team: Option<String>,
-    /// Tag -> canonical `reason`.
-    #[serde(default)]
-    pub tag_reasons: BTreeMap<String, String>,
-    /// Tag -> canonical `topic`.
+    /// Tag -> canonical `topic`. (No `tag_reasons`: Intercom does not say when a tag was
+    /// added, so a tag cannot be tied to the assignment it would explain; the key is refused.)
     #[serde(default)]
     pub tag_topics: BTreeMap<String, String>,
     #[serde(skip)]
@@ -307,8 +305,38 @@ impl SourceConfig {
         if http.concurrency == 0 {
             return err("concurrency", "must be at least 1");
         }
+        let (url_key, url) = match self {
+            SourceConfig::Canonical(c) => ("url", c.url.as_str()),
+            SourceConfig::Zendesk(z) => ("base_url", z.base_url.as_str()),
+            SourceConfig::Intercom(i) => ("base_url", i.base_url.as_str()),
+        };
+        if userinfo_password(url) {
+            return err(
+                url_key,
+                "has a password in its user-info (`https://user:password@host`): secrets are \
+                 never written in the config; use `auth` with `secret_env` or `secret_file`",
+            );
+        }
         Ok(())
     }
+}
+
+/// Whether `url` carries a password in its user-info (`scheme://user:password@host/...`).
+/// Checked by hand as well as with a URL parser, so that a URL that does not parse (a bad
+/// port, say) is still caught.
+fn userinfo_password(url: &str) -> bool {
+    if let Ok(u) = reqwest::Url::parse(url) {
+        if u.password().is_some() {
+            return true;
+        }
+    }
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
 
 /// Takes `[sources]` out of the parsed file and decodes each source on its own, so that an
@@ -398,8 +426,14 @@ fn not_an_option(kind: SourceKind, key: &str) -> String {
                 .join(", ")
         )
     } else {
+        let why = if kind == SourceKind::Intercom && key == "tag_reasons" {
+            " (Intercom does not say when a tag was added, so a tag cannot be tied to the \
+             assignment it explains; use `tag_topics`, or a canonical export's `reason` column)"
+        } else {
+            ""
+        };
         format!(
-            "`{key}` is an option of {} sources; a {kind} source does not take it",
+            "`{key}` is an option of {} sources; a {kind} source does not take it{why}",
             owners.join(" and ")
         )
     }
@@ -552,6 +586,32 @@ max_retries = 2
             "[sources.c]\nkind = \"canonical\"\nurl = \"file:///x.csv\"\nbase_url = \"https://a.b\"\n",
         );
         assert_eq!(key, "sources.c.base_url");
+    }
+
+    #[test]
+    fn intercom_refuses_tag_reasons_and_urls_refuse_passwords() {
+        let (key, msg) = error(
+            "[sources.ic]\nkind = \"intercom\"\nbase_url = \"https://a.b\"\ntag_reasons = { wrong = \"misrouted\" }\n",
+        );
+        assert_eq!(key, "sources.ic.tag_reasons");
+        assert!(msg.contains("does not say when a tag was added"), "{msg}");
+
+        let (key, msg) = error(
+            "[sources.helpdesk]\nkind = \"canonical\"\nurl = \"https://me:hunter2-pw@exports.example/e.csv\"\n",
+        );
+        assert_eq!(key, "sources.helpdesk.url");
+        assert!(
+            msg.contains("password") && !msg.contains("hunter2-pw"),
+            "{msg}"
+        );
+        // Even when the URL does not parse (a bad port).
+        let (key, _) = error(
+            "[sources.zd]\nkind = \"zendesk\"\nbase_url = \"https://me:pw@acme.example:99999\"\n",
+        );
+        assert_eq!(key, "sources.zd.base_url");
+        // A user name alone is not a secret.
+        parse("[sources.c]\nkind = \"canonical\"\nurl = \"https://me@exports.example/e.csv\"\n")
+            .unwrap();
     }
 
     #[test]

@@ -118,6 +118,9 @@ struct State {
     /// index in the output, where a handover the parts do not show is put).
     last_ai_at: Option<DateTime<Utc>>,
     first_human_after_ai: Option<(DateTime<Utc>, usize)>,
+    /// The AI agent's name as its own parts give it (for assignments to its admin id, which
+    /// `GET /admins` does not list).
+    ai_name: Option<String>,
 }
 
 fn conversation(conv: &Value, mapping: &Mapping, names: &Names, out: &mut VendorEvents) {
@@ -145,7 +148,10 @@ fn conversation(conv: &Value, mapping: &Mapping, names: &Names, out: &mut Vendor
     created.channel = source_type.map(|t| channel(t).unwrap_or_else(|| t.to_ascii_lowercase()));
     out.rows.push(created);
 
-    let mut st = State::default();
+    let mut st = State {
+        ai_name: ai_author_name(conv, mapping),
+        ..State::default()
+    };
     // The opening message (the conversation's `source`) is its first message.
     if let Some(author) = source
         .and_then(|s| s.get("author"))
@@ -364,6 +370,32 @@ fn ai_name(author: &Value) -> String {
     text(author.get("name")).unwrap_or("AI agent").to_string()
 }
 
+/// The name of the first AI-authored part (or opening message) of a conversation, if any.
+fn ai_author_name(conv: &Value, mapping: &Mapping) -> Option<String> {
+    let opening = conv.get("source").and_then(|s| s.get("author"));
+    let parts = conv
+        .get("conversation_parts")
+        .and_then(|p| p.get("conversation_parts"))
+        .and_then(Value::as_array);
+    let authors = || {
+        opening
+            .into_iter()
+            .chain(parts.into_iter().flatten().filter_map(|p| p.get("author")))
+            .filter(|a| a.is_object())
+    };
+    // The AI agent itself (flagged, or one of `ai_agent_ids`) before any other bot.
+    let flagged = |a: &Value| {
+        ["from_ai_agent", "is_ai_answer"]
+            .iter()
+            .any(|f| a.get(*f).and_then(Value::as_bool) == Some(true))
+            || mapping.is_ai(id(a.get("id")).as_deref())
+    };
+    authors()
+        .filter(|a| flagged(a))
+        .chain(authors().filter(|a| is_ai_author(a, mapping)))
+        .find_map(|a| text(a.get("name")).map(str::to_string))
+}
+
 fn assignment(
     st: &mut State,
     mut r: EventRow,
@@ -392,8 +424,17 @@ fn assignment(
     let ai = to_type.as_deref() == Some("bot") || mapping.is_ai(admin.as_deref());
     r.agent = admin.as_deref().map(|a| names.admin(a));
     r.team = team.as_deref().map(|t| names.team(t));
-    if ai && r.team.is_none() {
+    if ai {
+        // The AI agent is an owner wherever it sits: while it holds the conversation, the team
+        // is the configured AI team, not the queue it waits in (an intake queue is not an
+        // owner, so Fin assigned in the inbox would otherwise drop out of the AI figures). Its
+        // admin id is not in `GET /admins`: name it as its own parts do.
         r.team = mapping.ai_team.clone();
+        if let Some(a) = admin.as_deref() {
+            if !names.admins.contains_key(a) {
+                r.agent = Some(st.ai_name.clone().unwrap_or_else(|| "AI agent".into()));
+            }
+        }
     }
     r.owner_kind = Some(if ai { OwnerKind::Ai } else { OwnerKind::Human });
     r.actor = Some(actor);

@@ -78,7 +78,8 @@ impl Mapping {
         Mapping {
             ai_agent_ids: src.ai_agent_ids.clone(),
             ai_team: src.ai_team.clone(),
-            tag_reasons: src.tag_reasons.clone(),
+            // Intercom sources take no `tag_reasons` (see `IntercomSource`).
+            tag_reasons: BTreeMap::new(),
             tag_topics: src.tag_topics.clone(),
         }
     }

@@ -355,7 +355,9 @@ impl<'a> Audit<'a> {
                 let ai = mapping.is_ai(assignee.as_deref());
                 r.agent = assignee.as_deref().map(|u| names.user(u));
                 r.team = group.as_deref().map(|g| names.group(g));
-                if ai && r.team.is_none() {
+                if ai {
+                    // The AI agent is an owner wherever it sits: its team is the configured
+                    // AI team, not the group it waits in (an intake group is not an owner).
                     r.team = mapping.ai_team.clone();
                 }
                 r.owner_kind = Some(if ai { OwnerKind::Ai } else { OwnerKind::Human });

@@ -14,7 +14,7 @@ pub struct Cache {
     source: String,
 }
 
-/// One saved page of a stream: its body, the vendor's cursor of the page after it (null when
+/// One saved page of a stream (`key` is the digest of the stream's key): its body, the vendor's cursor of the page after it (null when
 /// the vendor has none), whether the pull stopped there, and whether the window needs nothing
 /// after it (then a rerun sends no request at all).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -54,15 +54,17 @@ impl Cache {
         let meta_path = self.path(ns, key, "meta.json")?;
         let meta: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&meta_path).ok()?).ok()?;
-        // The key is stored in the metadata: a hash collision reads as a miss.
-        if meta.get("key").and_then(|k| k.as_str()) != Some(key) {
+        // The key's digest is stored in the metadata: a collision of the file name reads as a
+        // miss.
+        if meta.get("key").and_then(|k| k.as_str()) != Some(digest(key).as_str()) {
             return None;
         }
         let body = std::fs::read(self.path(ns, key, "body")?).ok()?;
         Some((body, meta))
     }
 
-    /// Saves a blob; the metadata (an object) is saved with its key.
+    /// Saves a blob; the metadata (an object) is saved with its key's digest (never the key
+    /// itself: keys are URLs, and a URL's query may carry an API key).
     pub fn put(
         &self,
         ns: &str,
@@ -76,7 +78,7 @@ impl Cache {
             return Ok(());
         };
         if let Some(obj) = meta.as_object_mut() {
-            obj.insert("key".into(), key.into());
+            obj.insert("key".into(), digest(key).into());
         }
         // Body first, metadata last: a crash in between leaves a miss, never a torn hit.
         write_atomic(&self.source, &body_path, body)?;
@@ -101,7 +103,7 @@ impl Cache {
                     break;
                 };
                 match serde_json::from_slice::<SavedPage>(&bytes) {
-                    Ok(p) if p.key == key => pages.push(p),
+                    Ok(p) if p.key == digest(key) => pages.push(p),
                     _ => break,
                 }
             }
@@ -125,7 +127,7 @@ impl Journal {
         body: serde_json::Value,
     ) -> Result<(), SourceError> {
         let page = SavedPage {
-            key: self.key.clone(),
+            key: digest(&self.key),
             next,
             done,
             complete,
@@ -137,6 +139,20 @@ impl Journal {
         }
         self.pages.push(page);
         Ok(())
+    }
+}
+
+impl Journal {
+    /// Saves a new version of the last page in its place (a page asked for again).
+    pub fn replace_last(
+        &mut self,
+        next: serde_json::Value,
+        done: bool,
+        complete: bool,
+        body: serde_json::Value,
+    ) -> Result<(), SourceError> {
+        self.pages.pop();
+        self.append(next, done, complete, body)
     }
 }
 
@@ -176,6 +192,16 @@ fn file_name(s: &str) -> String {
     } else {
         cleaned
     }
+}
+
+/// What the cache writes to disk for a key: its SHA-256 (hex), so a key that is a URL with a
+/// secret in its query never lands on disk in clear.
+fn digest(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// FNV-1a, 64 bit. Hand-written (six lines) because cache file names must stay the same across
@@ -223,6 +249,19 @@ mod tests {
         assert_eq!(j2.pages[0].next, serde_json::json!(10));
     }
 
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+        out
+    }
+
     #[test]
     fn blobs_round_trip_and_disabled_cache_is_a_no_op() {
         let dir = tempfile::tempdir().unwrap();
@@ -234,6 +273,20 @@ mod tests {
         assert_eq!(body, b"body");
         assert_eq!(meta["etag"], "\"v1\"");
         assert!(cache.get("doc", "k2").is_none());
+        // Keys are URLs: what is on disk never holds one (a query may carry an API key).
+        let url_key = "https://h.example/e.csv?api_key=sekrit-123";
+        cache
+            .put("doc", url_key, b"b", serde_json::json!({}))
+            .unwrap();
+        assert!(cache.get("doc", url_key).is_some());
+        let mut j = cache.journal("s", url_key);
+        j.append(serde_json::json!(null), true, true, serde_json::json!({}))
+            .unwrap();
+        assert_eq!(cache.journal("s", url_key).pages.len(), 1);
+        for entry in walk(dir.path()) {
+            let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned();
+            assert!(!text.contains("sekrit-123"), "{}: {text}", entry.display());
+        }
         let off = Cache::new(None, "x");
         off.put("doc", "k1", b"b", serde_json::json!({})).unwrap();
         assert!(off.get("doc", "k1").is_none());

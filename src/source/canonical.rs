@@ -89,7 +89,7 @@ async fn fetch(
 ) -> Result<(Vec<u8>, Option<String>), SourceError> {
     let key = url.as_str().to_string();
     let cached = cache.get("export", &key);
-    let mut req = Request::get(url);
+    let mut req = Request::get(url).whole_lines();
     if let Some((_, meta)) = &cached {
         for (field, header) in [
             ("etag", IF_NONE_MATCH),

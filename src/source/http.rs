@@ -4,6 +4,7 @@
 use super::progress::Progress;
 use super::SourceError;
 use crate::config::{AuthKind, HttpOptions};
+use crate::secret::Secret;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,25 +57,50 @@ pub struct Counters {
     pub not_modified: AtomicU64,
 }
 
-/// Scrubs secrets out of any text that may reach a log or an error.
+/// Scrubs secrets out of any text that may reach a log or an error: the one shared
+/// [`crate::secret::Redactor`] (every secret the source holds, in every encoding it is sent
+/// in), plus how URLs are shown.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
-    secrets: Vec<String>,
+    inner: crate::secret::Redactor,
+}
+
+/// Query parameters whose value is a credential (`?token=`, `?api_key=`, `?sig=`, ...).
+fn is_secret_param(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "token",
+        "key",
+        "secret",
+        "pass",
+        "pwd",
+        "auth",
+        "sig",
+        "credential",
+        "session",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
 }
 
 impl Redactor {
-    pub fn new(secrets: Vec<String>) -> Redactor {
-        Redactor {
-            secrets: secrets.into_iter().filter(|s| s.len() >= 4).collect(),
+    /// Also knows `secret` (sent with `user`, for the Basic and user-info forms).
+    pub fn with_secret(mut self, user: Option<&str>, secret: &Secret) -> Redactor {
+        self.inner.add(user, secret);
+        self
+    }
+
+    /// Also knows the secrets `url` carries: the password of its user-info and the values of
+    /// credential-like query parameters.
+    pub fn with_url(mut self, url: &Url) -> Redactor {
+        for (user, secret) in url_secrets(url) {
+            self.inner.add(user.as_deref(), &secret);
         }
+        self
     }
 
     pub fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for s in &self.secrets {
-            out = out.replace(s.as_str(), "***");
-        }
-        out
+        self.inner.redact(text)
     }
 
     /// A URL without user-info or query string (query strings carry API keys and cursors).
@@ -86,6 +112,33 @@ impl Redactor {
         u.set_fragment(None);
         self.scrub(u.as_str())
     }
+}
+
+/// The secrets a URL carries (user-info password, credential-like query values), each with the
+/// user it goes with. Short values (under 4 characters) are left out: redacting them would
+/// wreck any text without protecting anything.
+fn url_secrets(url: &Url) -> Vec<(Option<String>, Secret)> {
+    let mut out = Vec::new();
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    if let Some(pw) = url.password() {
+        let user = decode(url.username());
+        out.push((Some(user), Secret::new(decode(pw))));
+    }
+    for (k, v) in url.query_pairs() {
+        if is_secret_param(&k) && v.chars().count() >= 4 {
+            out.push((None, Secret::new(v.into_owned())));
+        }
+    }
+    out
+}
+
+/// Whether a URL carries a secret (then each request of it gets a redactor that knows it).
+fn has_url_secrets(url: &Url) -> bool {
+    url.password().is_some() || url.query_pairs().any(|(k, _)| is_secret_param(&k))
 }
 
 /// A URL given on the command line as it may be shown: no user-info, no query string, no
@@ -113,8 +166,8 @@ pub fn redact_url(input: &str) -> String {
 
 #[derive(Clone)]
 enum Credentials {
-    Basic { user: String, secret: String },
-    Bearer(String),
+    Basic { user: String, secret: Secret },
+    Bearer(Secret),
 }
 
 /// A request to send (and, on retry, to send again).
@@ -124,6 +177,9 @@ pub struct Request {
     pub url: Url,
     pub json: Option<serde_json::Value>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The body is line-oriented text (a CSV or JSON Lines export): a body with no length
+    /// framing that stops mid-line was cut short and is retried (see [`Fetcher::send`]).
+    pub whole_lines: bool,
 }
 
 impl Request {
@@ -133,6 +189,7 @@ impl Request {
             url,
             json: None,
             headers: Vec::new(),
+            whole_lines: false,
         }
     }
     pub fn post_json(url: Url, body: serde_json::Value) -> Request {
@@ -141,7 +198,13 @@ impl Request {
             url,
             json: Some(body),
             headers: Vec::new(),
+            whole_lines: false,
         }
+    }
+    /// Marks the body as line-oriented text (see [`Request::whole_lines`]).
+    pub fn whole_lines(mut self) -> Request {
+        self.whole_lines = true;
+        self
     }
     pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Request {
         self.headers.push((name, value));
@@ -176,10 +239,12 @@ impl Fetcher {
     /// Builds the client and resolves the secret (from `auth.secret_env` / `auth.secret_file`).
     pub fn new(name: &str, src: &HttpOptions, progress: Progress) -> Result<Fetcher, SourceError> {
         let credentials = resolve_credentials(name, src)?;
-        let secrets = match &credentials {
-            Some(Credentials::Basic { secret, .. }) => vec![secret.clone()],
-            Some(Credentials::Bearer(token)) => vec![token.clone()],
-            None => Vec::new(),
+        let redactor = match &credentials {
+            Some(Credentials::Basic { user, secret }) => {
+                Redactor::default().with_secret(Some(user), secret)
+            }
+            Some(Credentials::Bearer(token)) => Redactor::default().with_secret(None, token),
+            None => Redactor::default(),
         };
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(src.timeout_secs.max(1)))
@@ -196,7 +261,7 @@ impl Fetcher {
             credentials,
             default_headers: Vec::new(),
             policy: RetryPolicy::from_config(src),
-            redactor: Redactor::new(secrets),
+            redactor,
             counters: Arc::new(Counters::default()),
             progress,
             in_flight: Arc::new(tokio::sync::Semaphore::new(src.concurrency.max(1))),
@@ -231,7 +296,15 @@ impl Fetcher {
         req: &Request,
         decode: impl Fn(&[u8]) -> Result<T, String>,
     ) -> Result<Response<T>, SourceError> {
-        let shown = self.redactor.url(&req.url);
+        // The source's secrets, and those of this request's URL (user-info, `?token=`).
+        let with_url;
+        let redactor = if has_url_secrets(&req.url) {
+            with_url = self.redactor.clone().with_url(&req.url);
+            &with_url
+        } else {
+            &self.redactor
+        };
+        let shown = redactor.url(&req.url);
         let what = format!("{} {}", req.method, shown);
         let mut retries = 0u32;
         let mut waits = 0u32;
@@ -239,7 +312,12 @@ impl Fetcher {
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
             let outcome = self.attempt(req).await;
             let failure = match outcome {
-                Ok((status, headers, bytes)) if status == StatusCode::TOO_MANY_REQUESTS => {
+                Ok(Exchange {
+                    status,
+                    headers,
+                    bytes,
+                    ..
+                }) if status == StatusCode::TOO_MANY_REQUESTS => {
                     waits += 1;
                     if waits > self.policy.max_rate_limit_waits {
                         return Err(SourceError::GaveUp {
@@ -276,51 +354,58 @@ impl Fetcher {
                     tokio::time::sleep(wait).await;
                     continue;
                 }
-                Ok((status, headers, bytes))
-                    if status.is_success() || status == StatusCode::NOT_MODIFIED =>
-                {
-                    if status == StatusCode::NOT_MODIFIED {
-                        self.counters.not_modified.fetch_add(1, Ordering::Relaxed);
-                    }
-                    let decoded = if status == StatusCode::NOT_MODIFIED {
-                        decode(&[])
+                Ok(Exchange {
+                    status,
+                    headers,
+                    bytes,
+                    framed,
+                }) if status.is_success() || status == StatusCode::NOT_MODIFIED => {
+                    if let Some(cut) = cut_short(req, status, &headers, &bytes, framed) {
+                        cut
                     } else {
-                        decode(&bytes)
-                    };
-                    match decoded {
-                        Ok(body) => {
-                            return Ok(Response {
-                                status,
-                                headers,
-                                body,
-                            })
+                        if status == StatusCode::NOT_MODIFIED {
+                            self.counters.not_modified.fetch_add(1, Ordering::Relaxed);
                         }
-                        Err(e) => format!("unreadable body: {e}"),
+                        let decoded = if status == StatusCode::NOT_MODIFIED {
+                            decode(&[])
+                        } else {
+                            decode(&bytes)
+                        };
+                        match decoded {
+                            Ok(body) => {
+                                return Ok(Response {
+                                    status,
+                                    headers,
+                                    body,
+                                })
+                            }
+                            Err(e) => format!("unreadable body: {e}"),
+                        }
                     }
                 }
-                Ok((status, _, bytes)) if status.is_server_error() => {
-                    format!("{} {}", status.as_u16(), snippet(&bytes))
+                Ok(Exchange { status, bytes, .. }) if status.is_server_error() => {
+                    format!("{} {}", status.as_u16(), snippet(redactor, &bytes))
                 }
-                Ok((status, _, bytes)) => {
+                Ok(Exchange { status, bytes, .. }) => {
                     // Any other status is the caller's mistake (auth, path, query): retrying
                     // cannot help, so fail at once and say why.
                     return Err(SourceError::Status {
                         name: self.name.clone(),
                         request: what,
                         status: status.as_u16(),
-                        reason: self.redactor.scrub(&format!(
+                        reason: format!(
                             "{}{}",
                             status.canonical_reason().unwrap_or(""),
-                            match snippet(&bytes) {
+                            match snippet(redactor, &bytes) {
                                 s if s.is_empty() => String::new(),
                                 s => format!(": {s}"),
                             }
-                        )),
+                        ),
                     });
                 }
                 Err(e) => e,
             };
-            let failure = self.redactor.scrub(&failure);
+            let failure = redactor.scrub(&failure);
             if retries >= self.policy.max_retries {
                 return Err(SourceError::GaveUp {
                     name: self.name.clone(),
@@ -338,7 +423,7 @@ impl Fetcher {
     }
 
     /// One try: the status, headers and whole body, or why the exchange failed (transient).
-    async fn attempt(&self, req: &Request) -> Result<(StatusCode, HeaderMap, Vec<u8>), String> {
+    async fn attempt(&self, req: &Request) -> Result<Exchange, String> {
         // Held for the exchange only, not during waits between retries.
         let _permit = self
             .in_flight
@@ -350,8 +435,8 @@ impl Fetcher {
             b = b.header(k.clone(), v.clone());
         }
         b = match &self.credentials {
-            Some(Credentials::Basic { user, secret }) => b.basic_auth(user, Some(secret)),
-            Some(Credentials::Bearer(token)) => b.bearer_auth(token),
+            Some(Credentials::Basic { user, secret }) => b.basic_auth(user, Some(secret.expose())),
+            Some(Credentials::Bearer(token)) => b.bearer_auth(token.expose()),
             None => b,
         };
         if let Some(json) = &req.json {
@@ -360,9 +445,72 @@ impl Fetcher {
         let resp = b.send().await.map_err(describe)?;
         let status = resp.status();
         let headers = resp.headers().clone();
+        // HTTP/2 and later frame every body; HTTP/1.x only with a length or chunks. An
+        // unframed body ends when the server closes, whether or not it had finished.
+        let framed = resp.version() >= reqwest::Version::HTTP_2
+            || headers.contains_key(reqwest::header::CONTENT_LENGTH)
+            || headers
+                .get_all(reqwest::header::TRANSFER_ENCODING)
+                .iter()
+                .any(|v| {
+                    v.to_str()
+                        .is_ok_and(|t| t.to_ascii_lowercase().contains("chunked"))
+                });
         let bytes = resp.bytes().await.map_err(describe)?;
-        Ok((status, headers, bytes.to_vec()))
+        Ok(Exchange {
+            status,
+            headers,
+            bytes: bytes.to_vec(),
+            framed,
+        })
     }
+}
+
+/// What one exchange gave.
+struct Exchange {
+    status: StatusCode,
+    headers: HeaderMap,
+    bytes: Vec<u8>,
+    /// The body had a length (Content-Length, chunks, HTTP/2 frames): its end was announced.
+    framed: bool,
+}
+
+/// Why a successful answer's body is not whole, if it is not: shorter than its
+/// Content-Length, or (for line-oriented exports) unframed and stopping mid-line, which is what
+/// a server that closes early (HTTP/1.0, no Content-Length) leaves. Both are retried.
+fn cut_short(
+    req: &Request,
+    status: StatusCode,
+    headers: &HeaderMap,
+    bytes: &[u8],
+    framed: bool,
+) -> Option<String> {
+    if status == StatusCode::NOT_MODIFIED || req.method == Method::HEAD {
+        return None;
+    }
+    let announced = headers
+        .get(reqwest::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = announced {
+        if (bytes.len() as u64) < n {
+            return Some(format!(
+                "body cut short: {} of the {n} bytes its Content-Length announced",
+                bytes.len()
+            ));
+        }
+    }
+    // Parquet carries its own framing (a footer), checked by its reader.
+    let text = !bytes.starts_with(b"PAR1");
+    if req.whole_lines && !framed && text && !bytes.is_empty() && !bytes.ends_with(b"\n") {
+        return Some(format!(
+            "body cut short: it ends mid-line after {} bytes and the server sent no \
+             Content-Length (nor chunked framing), so the connection may have closed early; \
+             an export that really ends without a newline must be served with a Content-Length",
+            bytes.len()
+        ));
+    }
+    None
 }
 
 /// A reqwest error in words, without its URL (which may carry a query secret).
@@ -384,14 +532,17 @@ fn describe(e: reqwest::Error) -> String {
         msg.push_str(&format!(": {c}"));
         cause = c.source();
     }
-    msg.truncate(300);
-    msg
+    crate::text::cut_bytes(&msg, 300).to_string()
 }
 
-/// The first bytes of a body, as one line of text, for error messages.
-fn snippet(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]);
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+/// The start of a body, as one line of text, for error messages: redacted first and cut
+/// after (a cut through a secret would leave its start unrecognised), on a character boundary.
+fn snippet(redactor: &Redactor, bytes: &[u8]) -> String {
+    // Enough to hold a secret echoed near the start whatever its encoding.
+    let head = &bytes[..bytes.len().min(64 * 1024)];
+    let text = redactor.scrub(&String::from_utf8_lossy(head));
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    crate::text::cut_bytes(&line, 200).to_string()
 }
 
 /// How long a 429 asks us to wait: `Retry-After` (seconds or an HTTP date), else a reset
@@ -472,9 +623,9 @@ fn resolve_credentials(name: &str, src: &HttpOptions) -> Result<Option<Credentia
     Ok(Some(match auth.kind {
         AuthKind::Basic => Credentials::Basic {
             user: auth.user.clone().unwrap_or_default(),
-            secret,
+            secret: Secret::new(secret),
         },
-        AuthKind::Bearer => Credentials::Bearer(secret),
+        AuthKind::Bearer => Credentials::Bearer(Secret::new(secret)),
     }))
 }
 
@@ -529,10 +680,38 @@ mod tests {
 
     #[test]
     fn redactor_strips_userinfo_query_and_secrets() {
-        let r = Redactor::new(vec!["s3cr3t-token".into()]);
+        let r = Redactor::default().with_secret(None, &Secret::new("s3cr3t-token"));
         let u = Url::parse("https://me:pw@acme.zendesk.com/api/v2/x.json?token=abc#f").unwrap();
         assert_eq!(r.url(&u), "https://acme.zendesk.com/api/v2/x.json");
-        assert_eq!(r.scrub("bad token s3cr3t-token here"), "bad token *** here");
+        assert_eq!(
+            r.scrub("bad token s3cr3t-token here"),
+            "bad token [redacted] here"
+        );
+        // A URL's own secrets: its user-info password and credential-like query values.
+        let u = Url::parse("https://me:pw%2Fsecret@h.example/x?api_key=k-123456&page=2").unwrap();
+        let r = Redactor::default().with_url(&u);
+        let out = r.scrub("GET /x?api_key=k-123456&page=2 from me:pw/secret (pw%2Fsecret)");
+        assert!(
+            !out.contains("k-123456") && !out.contains("pw/secret"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("pw%2Fsecret") && out.contains("page=2"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn snippets_redact_before_cutting_and_cut_on_characters() {
+        let r = Redactor::default().with_secret(None, &Secret::new("tok-abcdef-123456"));
+        // 190 bytes of `é`, then the secret across the 200-byte cut: cut first, its start
+        // would no longer be recognised.
+        let body = format!("{}tok-abcdef-123456 more", "é".repeat(95));
+        let s = snippet(&r, body.as_bytes());
+        assert!(!s.contains("tok-abc"), "{s}");
+        // Multi-byte text at the cut: no panic, a whole character boundary.
+        let s = snippet(&r, "日本語".repeat(100).as_bytes());
+        assert!(s.len() <= 200 && s.starts_with('日'));
     }
 
     #[test]

@@ -3,8 +3,9 @@
 //! `crate::ingest::intercom`.
 
 use super::cache::Cache;
+use super::cache::SavedPage;
 use super::http::{Fetcher, Request};
-use super::stream::{PageInfo, Stream};
+use super::stream::{PageInfo, Reopen, Stream};
 use super::zendesk::array;
 use super::{PullWindow, SourceError};
 use crate::config::IntercomSource;
@@ -45,6 +46,25 @@ pub async fn pull(
         } else {
             format!("{base}|list")
         },
+        // The listing is newest first, so what was added or updated since a finished listing
+        // is not after its last page: it is asked for by a search on `updated_at` from the
+        // latest update saved (the same second again: merging keeps the newest copy).
+        reopen: Reopen::From(Box::new(move |pages: &[SavedPage]| {
+            let latest = pages
+                .iter()
+                .flat_map(|p| {
+                    p.body
+                        .get("conversations")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                })
+                .filter_map(|c| time(c.get("updated_at")))
+                .map(|t| t.timestamp())
+                .max()
+                .unwrap_or(start);
+            json!({ "since": latest.max(start) })
+        })),
     };
     let mut summaries: BTreeMap<String, Value> = BTreeMap::new();
     let mut cached = listing
@@ -52,8 +72,16 @@ pub async fn pull(
             fetcher,
             cache,
             |cursor| {
-                let after = cursor.and_then(Value::as_str);
-                if bounded {
+                // A search since a time (the listing taken up again), else the window's own
+                // listing or search.
+                let (since, after) = match cursor {
+                    Some(Value::Object(o)) => (
+                        Some(o.get("since").and_then(Value::as_i64).unwrap_or(start)),
+                        o.get("after").and_then(Value::as_str),
+                    ),
+                    other => (bounded.then_some(start), other.and_then(Value::as_str)),
+                };
+                if let Some(since) = since {
                     let mut pagination = json!({ "per_page": PER_PAGE });
                     if let Some(a) = after {
                         pagination["starting_after"] = json!(a);
@@ -61,7 +89,7 @@ pub async fn pull(
                     Ok(Request::post_json(
                         search_url.clone(),
                         json!({
-                            "query": { "field": "updated_at", "operator": ">", "value": start - 1 },
+                            "query": { "field": "updated_at", "operator": ">", "value": since - 1 },
                             "pagination": pagination,
                         }),
                     ))
@@ -75,14 +103,21 @@ pub async fn pull(
                     Ok(Request::get(u))
                 }
             },
-            |body| {
+            |body, cursor| {
                 let rows = array(body, "conversations")?;
-                let next = body
+                let after = body
                     .get("pages")
                     .and_then(|p| p.get("next"))
                     .and_then(|n| n.get("starting_after"))
-                    .and_then(Value::as_str)
-                    .map(|s| Value::String(s.to_string()));
+                    .and_then(Value::as_str);
+                // Inside a search since a time, the next cursor keeps that time.
+                let next = match (after, cursor) {
+                    (Some(a), Some(Value::Object(o))) => {
+                        Some(json!({ "since": o.get("since"), "after": a }))
+                    }
+                    (Some(a), _) => Some(Value::String(a.to_string())),
+                    (None, _) => None,
+                };
                 Ok(PageInfo {
                     items: rows.len(),
                     last: next.is_none(),
@@ -167,9 +202,9 @@ pub async fn pull(
     // Same order every run, whatever order the requests finished in.
     conversations.sort_by_key(|c| id(c.get("id")));
 
-    // 3. Names of admins and teams.
-    let (admins, c1) = names(fetcher, cache, &base, "admins").await?;
-    let (teams, c2) = names(fetcher, cache, &base, "teams").await?;
+    // 3. Names of admins and teams, as of now.
+    let admins = names(fetcher, &base, "admins").await?;
+    let teams = names(fetcher, &base, "teams").await?;
     let mut out = to_events(
         &IntercomExport {
             conversations,
@@ -182,7 +217,7 @@ pub async fn pull(
         out.ignored("intercom conversation deleted during the pull (404)");
     }
     out.retain_window(window.start, window.end);
-    Ok((out, cached + c1 + c2))
+    Ok((out, cached))
 }
 
 /// The fetcher sending `Intercom-Version` and `Accept: application/json` with every request
@@ -199,13 +234,9 @@ fn with_version_headers(fetcher: &Fetcher, src: &IntercomSource) -> Result<Fetch
         .with_header(ACCEPT, HeaderValue::from_static("application/json")))
 }
 
-/// `GET /admins` or `GET /teams` (one page each), cached after the first pull.
-async fn names(
-    fetcher: &Fetcher,
-    cache: &Cache,
-    base: &Url,
-    what: &str,
-) -> Result<(Vec<Value>, u64), SourceError> {
+/// `GET /admins` or `GET /teams` (one page each), asked for on every pull (never from the
+/// cache), so new hires and renamed teams are named as they are now.
+async fn names(fetcher: &Fetcher, base: &Url, what: &str) -> Result<Vec<Value>, SourceError> {
     let stream = Stream {
         ns: if what == "admins" {
             "intercom admins"
@@ -213,15 +244,16 @@ async fn names(
             "intercom teams"
         },
         key: format!("{base}|{what}"),
+        reopen: Reopen::LastPage,
     };
     let url = base.join(what).unwrap();
     let mut rows = Vec::new();
-    let cached = stream
+    stream
         .pull(
             fetcher,
-            cache,
+            &Cache::new(None, fetcher.name()),
             |_| Ok(Request::get(url.clone())),
-            |body| {
+            |body, _| {
                 let items = array(body, what)?.len();
                 Ok(PageInfo {
                     items,
@@ -241,5 +273,5 @@ async fn names(
             },
         )
         .await?;
-    Ok((rows, cached))
+    Ok(rows)
 }

@@ -3,7 +3,7 @@
 
 use super::cache::Cache;
 use super::http::{Fetcher, Request};
-use super::stream::{PageInfo, Stream};
+use super::stream::{PageInfo, Reopen, Stream};
 use super::{PullWindow, SourceError};
 use crate::config::ZendeskSource;
 use crate::ingest::vendor::{id, Mapping, VendorEvents};
@@ -41,6 +41,8 @@ pub async fn pull(
     let events = Stream {
         ns: "zendesk ticket events",
         key: format!("{base}|ticket_events|{start}"),
+        // Oldest first: what is new comes after the last page.
+        reopen: Reopen::LastPage,
     };
     let mut seen: HashSet<String> = HashSet::new();
     let mut ticket_events: Vec<Value> = Vec::new();
@@ -49,7 +51,7 @@ pub async fn pull(
         fetcher,
         cache,
         |cursor| next_url(fetcher, &base, &events_url, cursor),
-        |body| {
+        |body, _| {
             let rows = array(body, "ticket_events")?;
             let end_of_stream = body.get("end_of_stream").and_then(Value::as_bool) == Some(true);
             let end_time = body.get("end_time").and_then(Value::as_i64);
@@ -95,6 +97,7 @@ pub async fn pull(
     let tickets_stream = Stream {
         ns: "zendesk tickets",
         key: format!("{base}|tickets|{start}"),
+        reopen: Reopen::LastPage,
     };
     let mut tickets_by_id: BTreeMap<String, Value> = BTreeMap::new();
     let tickets_fut = tickets_stream.pull(
@@ -110,7 +113,7 @@ pub async fn pull(
                 Ok(Request::get(u))
             }
         },
-        |body| {
+        |body, _| {
             let rows = array(body, "tickets")?;
             let end_of_stream = body.get("end_of_stream").and_then(Value::as_bool) == Some(true);
             Ok(PageInfo {
@@ -141,14 +144,17 @@ pub async fn pull(
     let groups_stream = Stream {
         ns: "zendesk groups",
         key: format!("{base}|groups"),
+        reopen: Reopen::LastPage,
     };
+    // Names are asked for on every pull (never from the cache): new and renamed groups.
+    let no_cache = Cache::new(None, fetcher.name());
     let groups_url = base.join("api/v2/groups.json").unwrap();
     let mut groups: Vec<Value> = Vec::new();
     let groups_fut = groups_stream.pull(
         fetcher,
-        cache,
+        &no_cache,
         |cursor| next_url(fetcher, &base, &groups_url, cursor),
-        |body| {
+        |body, _| {
             let rows = array(body, "groups")?;
             let next = body
                 .get("next_page")
@@ -157,7 +163,6 @@ pub async fn pull(
             Ok(PageInfo {
                 items: rows.len(),
                 last: next.is_none(),
-                // Group names are taken as of the first pull (clear the cache to refresh).
                 complete: next.is_none(),
                 next,
             })
@@ -181,7 +186,7 @@ pub async fn pull(
         );
     }
     let tickets: Vec<Value> = tickets_by_id.into_values().collect();
-    let (users, c4) = pull_users(fetcher, cache, &base, user_ids(&ticket_events, &tickets)).await?;
+    let users = pull_users(fetcher, &base, user_ids(&ticket_events, &tickets)).await?;
     let export = ZendeskExport {
         ticket_events,
         tickets,
@@ -190,35 +195,21 @@ pub async fn pull(
     };
     let mut out = to_events(&export, &Mapping::zendesk(src));
     out.retain_window(window.start, window.end);
-    Ok((out, c1 + c2 + c3 + c4))
+    Ok((out, c1 + c2 + c3))
 }
 
-/// Names the users: cached ones from the cache, the rest with `show_many`, batches in parallel
-/// (the fetcher bounds requests in flight to `concurrency`).
+/// Names the users with `show_many`, batches in parallel (the fetcher bounds requests in
+/// flight to `concurrency`). Asked for on every pull, never from the cache: a renamed agent is
+/// named as they are now.
 async fn pull_users(
     fetcher: &Fetcher,
-    cache: &Cache,
     base: &Url,
     ids: BTreeSet<String>,
-) -> Result<(Vec<Value>, u64), SourceError> {
+) -> Result<Vec<Value>, SourceError> {
     let mut users = Vec::new();
-    let mut missing = Vec::new();
-    let mut cached = 0u64;
-    for uid in ids {
-        let key = format!("{base}|user|{uid}");
-        match cache
-            .get("zendesk users", &key)
-            .and_then(|(b, _)| serde_json::from_slice::<Value>(&b).ok())
-        {
-            Some(u) => {
-                users.push(u);
-                cached += 1;
-            }
-            None => missing.push(uid),
-        }
-    }
+    let ids: Vec<String> = ids.into_iter().collect();
     let mut tasks = JoinSet::new();
-    for batch in missing.chunks(USERS_PER_REQUEST) {
+    for batch in ids.chunks(USERS_PER_REQUEST) {
         let mut url = base.join("api/v2/users/show_many.json").unwrap();
         url.query_pairs_mut().append_pair("ids", &batch.join(","));
         let f = fetcher.clone();
@@ -237,20 +228,11 @@ async fn pull_users(
         fetcher
             .progress
             .page("zendesk users", page.len() as u64, false);
-        for u in page {
-            if let Some(uid) = id(u.get("id")) {
-                let key = format!("{base}|user|{uid}");
-                cache.put(
-                    "zendesk users",
-                    &key,
-                    &serde_json::to_vec(u).unwrap_or_default(),
-                    serde_json::json!({}),
-                )?;
-            }
-            users.push(u.clone());
-        }
+        users.extend(page.iter().cloned());
     }
-    Ok((users, cached))
+    // Same order every run, whatever order the requests finished in.
+    users.sort_by_key(|u| id(u.get("id")));
+    Ok(users)
 }
 
 /// The first URL, or the vendor's `next_page` URL, which must stay on the configured host

@@ -98,6 +98,8 @@ pub struct FakeState {
     pub pages: HashMap<String, Value>,
     pub faults: HashMap<String, VecDeque<Fault>>,
     pub hits: HashMap<String, usize>,
+    /// The JSON body of every POST (searches), in order.
+    pub searches: Vec<Value>,
     /// Zendesk users by id, for `users/show_many.json?ids=`.
     pub users: HashMap<String, Value>,
     /// Headers every request must carry (name, value), else 401 / 400.
@@ -167,6 +169,7 @@ async fn handle(
 ) -> Response {
     let key = if method == Method::POST {
         let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        state.lock().unwrap().searches.push(v.clone());
         let after = v["pagination"]["starting_after"].as_str().unwrap_or("");
         format!("POST {}#{after}", uri.path())
     } else {
