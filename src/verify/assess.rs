@@ -49,6 +49,9 @@ impl Cell {
     }
 }
 
+/// Each value of an intake dimension with its conversations before and after go-live.
+pub type MixCounts = Vec<(String, u64, u64)>;
+
 /// What the verification of one fix is computed from.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Counts {
@@ -59,7 +62,7 @@ pub struct Counts {
     pub rest_after: Cell,
     /// Within the scope, per intake dimension the scope does not fix (channel, topic): each
     /// value's conversations before and after go-live.
-    pub mixes: Vec<(Dimension, Vec<(String, u64, u64)>)>,
+    pub mixes: Vec<(Dimension, MixCounts)>,
     /// For a scope of one dimension: every other value of that dimension, before and after.
     pub segments: Vec<(String, Cell, Cell)>,
     /// The dimension of `segments`.

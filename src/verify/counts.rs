@@ -2,7 +2,7 @@
 //! (conversations resolved in each window, in and outside the scope, with the branch as the
 //! cause of their first handoff; the scope's intake mix; the other segments of its dimension).
 
-use super::assess::{Cell, Counts};
+use super::assess::{Cell, Counts, MixCounts};
 use crate::config::Fix;
 use crate::domain::{Dimension, Period};
 use crate::metrics::{fact, NONE_VALUE};
@@ -113,7 +113,7 @@ pub(super) fn counts(
         segments_dimension: segment_dim,
         ..Counts::default()
     };
-    let mut mixes: Vec<(Dimension, Vec<(String, u64, u64)>)> = MIX_DIMENSIONS
+    let mut mixes: Vec<(Dimension, MixCounts)> = MIX_DIMENSIONS
         .iter()
         .filter(|d| fix.scope.value_of(**d).is_none())
         .map(|d| (*d, Vec::new()))

@@ -23,7 +23,7 @@ mod table;
 
 pub use assess::{
     assess, chi_square, Arm, Assessment, Cell, Counts, Difference, Effect, Intake, IntakeTest,
-    Needed, Rate, Sequential, Similar, VerdictKind, VerifyPolicy,
+    MixCounts, Needed, Rate, Sequential, Similar, VerdictKind, VerifyPolicy,
 };
 pub use sequential::{half_width, multiplier, rho_squared};
 pub use table::render_table;
