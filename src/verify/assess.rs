@@ -377,7 +377,7 @@ pub fn assess(counts: &Counts, policy: &VerifyPolicy, expect: Expect) -> Assessm
     };
 
     let too_early = if counts.days_after <= 0 {
-        Some("not live yet in the data compared".to_string())
+        Some("no full week since go-live yet".to_string())
     } else if counts.days_after < policy.min_days {
         Some(format!(
             "{} day{} after go-live, under {}",
