@@ -92,19 +92,23 @@ pub struct ListArgs {
     /// Closed fixes too.
     #[arg(long)]
     pub all: bool,
+    /// Output: a terminal table, or JSON on stdout.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct IdArgs {
+    /// The fix's id.
     pub id: String,
+    /// Output: text, or JSON on stdout.
     #[arg(long, value_enum, default_value = "table")]
     pub format: Format,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ChangeArgs {
+    /// The fix's id.
     pub id: String,
     /// Why, for the history.
     #[arg(long)]
