@@ -23,3 +23,4 @@ pub mod secret;
 pub mod source;
 pub mod store;
 pub mod text;
+pub mod verify;

@@ -37,6 +37,10 @@ enum Command {
     Run(cli::run::Args),
     /// Validate the configuration and the templates.
     Check(cli::check::Args),
+    /// The fix registry: add, list, show, close, reopen.
+    Fix(cli::fix::Args),
+    /// Did the fixes work: before/after, difference-in-differences, always-valid verdicts.
+    Verify(cli::verify::Args),
 }
 
 fn main() {
@@ -62,6 +66,8 @@ fn main() {
             Command::Pull(a) => cli::pull::run(a).await,
             Command::Run(a) => cli::run::run(a).await,
             Command::Check(a) => cli::check::run(a).await,
+            Command::Fix(a) => cli::fix::run(a).await,
+            Command::Verify(a) => cli::verify::run(a).await,
         }
     });
     if let Err(err) = result {

@@ -5,10 +5,12 @@ pub mod check;
 pub mod common;
 pub mod demo;
 pub mod explain;
+pub mod fix;
 pub mod generate;
 pub mod metrics;
 pub mod pull;
 pub mod run;
+pub mod verify;
 
 /// 2 for configuration and usage errors (wherever they are wrapped), 1 for everything else.
 pub fn exit_code(err: &anyhow::Error) -> i32 {

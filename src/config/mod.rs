@@ -212,7 +212,40 @@ impl Config {
         if let Some(smtp) = &self.smtp {
             smtp.validate(file)?;
         }
+        let today = chrono::Utc::now().with_timezone(&self.tz()).date_naive();
+        self.validate_fixes(file, today)?;
         Ok(())
+    }
+
+    /// `[[fixes]]`: each fix's own checks ([`Fix::check`]) and unique ids. Unknown branches
+    /// and dimensions were already refused while reading (their key is `fixes[N].branch`,
+    /// `fixes[N].scope`).
+    fn validate_fixes(&self, file: &str, today: chrono::NaiveDate) -> Result<(), ConfigError> {
+        for (i, fix) in self.fixes.iter().enumerate() {
+            if let Err((field, message)) = fix.check(today) {
+                return Err(ConfigError::invalid(
+                    file,
+                    format!("fixes[{i}].{field}"),
+                    message,
+                ));
+            }
+            if let Some(j) = self.fixes[..i].iter().position(|f| f.id == fix.id) {
+                return Err(ConfigError::invalid(
+                    file,
+                    format!("fixes[{i}].id"),
+                    format!(
+                        "fix id `{}` is already used by fixes[{j}]; ids are unique",
+                        fix.id
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The fix declared in the file with this id.
+    pub fn fix(&self, id: &str) -> Option<&Fix> {
+        self.fixes.iter().find(|f| f.id == id)
     }
 
     /// The report's time zone.

@@ -4,10 +4,11 @@
 use super::typed::{self, CronExpr};
 use super::SourceConfig;
 use crate::domain::{Cause, Dimension, ReportKind};
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 use lettre::message::Mailbox;
 use lettre::Address;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -38,6 +39,9 @@ pub struct Config {
     pub schedules: Vec<ScheduleConfig>,
     #[serde(default)]
     pub store: StoreConfig,
+    /// `[[fixes]]`: fixes declared in the file (they win over `baton fix add` on the same id).
+    #[serde(default)]
+    pub fixes: Vec<Fix>,
     #[serde(skip)]
     pub(super) origin: Option<PathBuf>,
 }
@@ -365,4 +369,352 @@ impl Default for StoreConfig {
             path: PathBuf::from("baton.db"),
         }
     }
+}
+
+/// A fix whose effect baton verifies (METHODS.md part B): a `[[fixes]]` entry, or a fix
+/// registered with `baton fix add` (the store keeps who added it and when).
+///
+/// ```toml
+/// [[fixes]]
+/// id = "billing-keywords"
+/// title = "Billing keywords route to Billing"
+/// branch = "routing"
+/// scope = "topic=billing"            # or "team=Billing & channel=chat", or "all"
+/// live = 2026-11-09                  # the local date it went live
+/// owner = "support-ops@example.com"
+/// expect = "down"                    # default; "up" for a fix meant to raise the rate
+/// review_by = 2026-12-07             # optional
+/// state = "open"                     # default; "closed" stops verifying it
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fix {
+    /// Letters, digits, `-`, `_` and `.`; unique.
+    pub id: String,
+    pub title: String,
+    /// The branch of the metric tree the fix acts on: its rate (conversations whose first
+    /// handoff has this cause / conversations) is what is verified.
+    pub branch: Cause,
+    /// The conversations the fix is meant to change.
+    pub scope: FixScope,
+    /// Local date (report time zone) from which the fix was live.
+    #[serde(deserialize_with = "date", serialize_with = "date_text")]
+    pub live: NaiveDate,
+    #[serde(default)]
+    pub expect: Expect,
+    /// The fix owner's email address.
+    pub owner: String,
+    #[serde(
+        default,
+        deserialize_with = "optional_date",
+        serialize_with = "optional_date_text"
+    )]
+    pub review_by: Option<NaiveDate>,
+    #[serde(default)]
+    pub state: FixState,
+}
+
+/// A date as TOML writes one (`live = 2026-11-09`) or as text (`"2026-11-09"`).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DateValue {
+    Toml(toml::value::Datetime),
+    Text(String),
+}
+
+fn date_value(v: DateValue) -> Result<chrono::NaiveDate, String> {
+    let text = match v {
+        DateValue::Toml(d) => match (d.date, d.time) {
+            (Some(date), None) => date.to_string(),
+            _ => {
+                return Err(format!(
+                    "`{d}` is not a date; write a plain date, e.g. 2026-11-09"
+                ))
+            }
+        },
+        DateValue::Text(s) => s,
+    };
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD, e.g. 2026-11-09)"))
+}
+
+/// `live = 2026-11-09` (or `"2026-11-09"`).
+fn date<'de, D: Deserializer<'de>>(d: D) -> Result<chrono::NaiveDate, D::Error> {
+    date_value(DateValue::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+/// An optional [`date`].
+fn optional_date<'de, D: Deserializer<'de>>(d: D) -> Result<Option<chrono::NaiveDate>, D::Error> {
+    date_value(DateValue::deserialize(d)?)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+fn date_text<S: serde::Serializer>(d: &NaiveDate, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&d.format("%Y-%m-%d").to_string())
+}
+
+fn optional_date_text<S: serde::Serializer>(
+    d: &Option<NaiveDate>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => date_text(d, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// Which way a fix is meant to move its branch rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Expect {
+    /// Fewer handoffs of the branch (the usual aim).
+    #[default]
+    Down,
+    Up,
+}
+
+impl Expect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expect::Down => "down",
+            Expect::Up => "up",
+        }
+    }
+    /// -1 for down, +1 for up: the sign of an effect on the expected side.
+    pub fn sign(self) -> f64 {
+        match self {
+            Expect::Down => -1.0,
+            Expect::Up => 1.0,
+        }
+    }
+}
+
+impl std::fmt::Display for Expect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Expect {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Expect, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "down" => Ok(Expect::Down),
+            "up" => Ok(Expect::Up),
+            _ => Err(format!("unknown direction `{s}` (expected down or up)")),
+        }
+    }
+}
+
+/// Whether a fix is still verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FixState {
+    #[default]
+    Open,
+    Closed,
+}
+
+impl FixState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FixState::Open => "open",
+            FixState::Closed => "closed",
+        }
+    }
+}
+
+impl std::fmt::Display for FixState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for FixState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<FixState, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "open" => Ok(FixState::Open),
+            "closed" => Ok(FixState::Closed),
+            _ => Err(format!("unknown fix state `{s}` (expected open or closed)")),
+        }
+    }
+}
+
+/// The conversations a fix is about: (dimension, value) pairs that must all hold, at most one
+/// per dimension, kept in dimension order (team, channel, topic, agent) like explain's segment
+/// keys; no pairs = every conversation (`all`). Values match the facts case-insensitively.
+///
+/// Text form: `topic=billing`, `team=Billing & channel=chat` (`,` also separates), `all`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct FixScope(Vec<(Dimension, String)>);
+
+impl FixScope {
+    pub fn all() -> FixScope {
+        FixScope(Vec::new())
+    }
+
+    /// A scope from pairs; an error names a dimension given twice or an empty value.
+    pub fn new(mut pairs: Vec<(Dimension, String)>) -> Result<FixScope, String> {
+        pairs.sort_by_key(|(d, _)| *d);
+        for w in pairs.windows(2) {
+            if w[0].0 == w[1].0 {
+                return Err(format!(
+                    "dimension `{}` is given twice (`{}` and `{}`); a scope has one value per dimension",
+                    w[0].0, w[0].1, w[1].1
+                ));
+            }
+        }
+        for (d, v) in &pairs {
+            if v.trim().is_empty() {
+                return Err(format!("dimension `{d}` has an empty value"));
+            }
+        }
+        Ok(FixScope(
+            pairs
+                .into_iter()
+                .map(|(d, v)| (d, v.trim().to_string()))
+                .collect(),
+        ))
+    }
+
+    /// The pairs, in dimension order; empty for `all`.
+    pub fn pairs(&self) -> &[(Dimension, String)] {
+        &self.0
+    }
+
+    pub fn is_all(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The value required of `d`, if any.
+    pub fn value_of(&self, d: Dimension) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(x, _)| *x == d)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl std::fmt::Display for FixScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("all");
+        }
+        for (i, (d, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" & ")?;
+            }
+            write!(f, "{d}={v}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::str::FromStr for FixScope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<FixScope, String> {
+        let t = s.trim();
+        if t.is_empty() || t.eq_ignore_ascii_case("all") {
+            return Ok(FixScope::all());
+        }
+        let mut pairs = Vec::new();
+        for part in t.split(['&', ',']) {
+            let part = part.trim();
+            let Some((d, v)) = part.split_once('=') else {
+                return Err(format!(
+                    "scope `{s}`: `{part}` is not DIMENSION=VALUE (e.g. topic=billing, or team=Billing & channel=chat)"
+                ));
+            };
+            let d: Dimension = d
+                .trim()
+                .to_ascii_lowercase()
+                .parse()
+                .map_err(|e: crate::domain::UnknownDimension| format!("scope `{s}`: {e}"))?;
+            let v = v.trim().trim_matches(|c| c == '"' || c == '\'');
+            pairs.push((d, v.to_string()));
+        }
+        FixScope::new(pairs).map_err(|e| format!("scope `{s}`: {e}"))
+    }
+}
+
+impl Serialize for FixScope {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for FixScope {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<FixScope, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Fix {
+    /// The checks every fix passes, wherever it was declared: an id, a one-line title, an
+    /// owner address, a live date not after `today` and a review date not before it. The
+    /// error is the field and the message.
+    pub fn check(&self, today: NaiveDate) -> Result<(), (&'static str, String)> {
+        if !valid_fix_id(&self.id) {
+            return Err((
+                "id",
+                format!(
+                    "`{}` is not a fix id: use 1 to 64 letters, digits, `-`, `_` or `.` (e.g. billing-keywords)",
+                    self.id
+                ),
+            ));
+        }
+        if self.title.trim().is_empty() {
+            return Err(("title", format!("fix `{}` needs a title", self.id)));
+        }
+        if let Some(c) = crate::text::control_char(&self.title) {
+            return Err((
+                "title",
+                format!(
+                    "fix `{}`: the title contains the control character U+{:04X}; it must be one line of text",
+                    self.id, c as u32
+                ),
+            ));
+        }
+        if self.owner.trim().parse::<Address>().is_err() {
+            return Err((
+                "owner",
+                format!(
+                    "fix `{}`: `{}` is not an email address (the fix owner receives its verdicts)",
+                    self.id, self.owner
+                ),
+            ));
+        }
+        if self.live > today {
+            return Err((
+                "live",
+                format!(
+                    "fix `{}` goes live on {}, which is in the future (today is {today}); declare a fix once it is live",
+                    self.id, self.live
+                ),
+            ));
+        }
+        if let Some(r) = self.review_by {
+            if r < self.live {
+                return Err((
+                    "review_by",
+                    format!(
+                        "fix `{}`: review date {r} is before its live date {}",
+                        self.id, self.live
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether `id` can name a fix: 1 to 64 letters, digits, `-`, `_` or `.`.
+pub fn valid_fix_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }

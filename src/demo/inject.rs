@@ -27,7 +27,10 @@
 
 use super::model::{Channel, Team, Topic};
 use crate::domain::Cause;
-use chrono::NaiveDate;
+use chrono::{Duration, NaiveDate, NaiveTime, TimeZone};
+use chrono_tz::Tz;
+use polars::prelude::*;
+use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -79,6 +82,98 @@ impl Injection {
     /// The change as a probability (10 pp = 0.10).
     pub fn delta(&self) -> f64 {
         self.delta_pp / 100.0
+    }
+
+    /// A gradual drift instead of a step: `total_pp` reached in `weeks` equal weekly steps, the
+    /// first on `from` (e.g. a company-wide drift down of routing handoffs: `Scope::All`).
+    /// The generator adds up the injections that apply, so the steps accumulate.
+    pub fn drift(
+        kind: Cause,
+        scope: Scope,
+        total_pp: f64,
+        from: NaiveDate,
+        weeks: u32,
+    ) -> Vec<Injection> {
+        let weeks = weeks.max(1);
+        (0..weeks)
+            .map(|w| Injection {
+                kind,
+                scope,
+                delta_pp: total_pp / f64::from(weeks),
+                from: from + Duration::days(7 * i64::from(w)),
+            })
+            .collect()
+    }
+}
+
+/// A planted intake shift: from local date `from` on, only a share `keep` of the conversations
+/// created in `scope` remain (the rest are dropped, chosen by a hash of their id, so the same
+/// shift on the same data drops the same conversations). It changes who arrives, not how they
+/// are handled: the population of a segment moves while every rate stays, which is what
+/// verify's intake check must flag.
+///
+/// Applied to a generated event frame ([`crate::demo::generate_frame`]) after generation, as
+/// the generator's draws stay those of the conversations kept.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntakeShift {
+    pub scope: Scope,
+    /// Share of the conversations in scope kept, in [0, 1].
+    pub keep: f64,
+    pub from: NaiveDate,
+}
+
+/// 64-bit FNV-1a: a stable hash of a conversation id (std's hasher is seeded per process).
+fn fnv1a(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+impl IntakeShift {
+    /// The frame without the events of the conversations the shift drops. `tz` is the zone of
+    /// `from` (the generator's).
+    pub fn apply(&self, events: &DataFrame, tz: Tz) -> PolarsResult<DataFrame> {
+        let from = tz
+            .from_local_datetime(&self.from.and_time(NaiveTime::MIN))
+            .earliest()
+            .map(|t| t.timestamp_micros())
+            .unwrap_or(i64::MIN);
+        let text = |name: &str| -> PolarsResult<StringChunked> {
+            Ok(events.column(name)?.cast(&DataType::String)?.str()?.clone())
+        };
+        let (ids, kinds, topics, channels) = (
+            text("conversation_id")?,
+            text("event")?,
+            text("topic")?,
+            text("channel")?,
+        );
+        let at = events.column("at")?.cast(&DataType::Int64)?;
+        let at = at.i64()?;
+        let mut dropped: HashSet<&str> = HashSet::new();
+        for i in 0..events.height() {
+            if kinds.get(i) != Some("created") || at.get(i).is_none_or(|t| t < from) {
+                continue;
+            }
+            let (Some(id), Some(topic), Some(channel)) = (
+                ids.get(i),
+                topics.get(i).and_then(Topic::parse),
+                channels.get(i).and_then(Channel::parse),
+            ) else {
+                continue;
+            };
+            let u = (fnv1a(id) >> 11) as f64 / (1u64 << 53) as f64;
+            if self.scope.matches(topic, channel) && u >= self.keep {
+                dropped.insert(id);
+            }
+        }
+        let keep: BooleanChunked = ids
+            .iter()
+            .map(|id| Some(!id.is_some_and(|id| dropped.contains(id))))
+            .collect();
+        events.filter(&keep)
     }
 }
 
@@ -279,6 +374,46 @@ mod tests {
             let spec = format!("routing:all:+1pp:{f}");
             assert!(matches!(err(&spec), InjectionError::From { .. }), "{f}");
         }
+    }
+
+    #[test]
+    fn a_drift_is_weekly_steps_that_add_up() {
+        let d = Injection::drift(Cause::Routing, Scope::All, -4.0, date("2026-11-02"), 4);
+        assert_eq!(d.len(), 4);
+        assert!((d.iter().map(|i| i.delta_pp).sum::<f64>() + 4.0).abs() < 1e-12);
+        assert_eq!(d[3].from, date("2026-11-23"));
+    }
+
+    #[test]
+    fn an_intake_shift_drops_part_of_the_scope_from_its_date() {
+        let opts = crate::demo::GenerateOptions {
+            weeks: 4,
+            per_week: 1000,
+            ..crate::demo::GenerateOptions::ending(date("2026-11-30"), chrono_tz::Europe::London)
+        };
+        let events = crate::demo::generate_frame(&opts).unwrap();
+        let shift = IntakeShift {
+            scope: Scope::Topic(Topic::Billing),
+            keep: 0.3,
+            from: date("2026-11-16"),
+        };
+        let after = shift.apply(&events, opts.tz).unwrap();
+        let created = |f: &DataFrame, topic: &str| {
+            f.clone()
+                .lazy()
+                .filter(
+                    col("event")
+                        .cast(DataType::String)
+                        .eq(lit("created"))
+                        .and(col("topic").cast(DataType::String).eq(lit(topic))),
+                )
+                .collect()
+                .unwrap()
+                .height()
+        };
+        let (b0, b1) = (created(&events, "billing"), created(&after, "billing"));
+        assert!(b1 < b0 && b1 * 10 > b0 * 5, "{b0} -> {b1}");
+        assert_eq!(created(&events, "login"), created(&after, "login"));
     }
 
     #[test]

@@ -14,6 +14,6 @@ mod serve;
 
 pub use generate::{generate, generate_frame, GenerateOptions};
 pub use hours::{CLOSE_HOUR, OPEN_HOUR};
-pub use inject::{Injection, InjectionError, Scope};
+pub use inject::{Injection, InjectionError, IntakeShift, Scope};
 pub use model::{Channel, Team, Topic};
 pub use serve::{LoopbackServer, ServeOptions, ServedFile};

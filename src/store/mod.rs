@@ -1,4 +1,5 @@
-//! The embedded SQLite store (rusqlite, bundled): the log of runs and the delivery ledger.
+//! The embedded SQLite store (rusqlite, bundled): the log of runs, the delivery ledger and the
+//! fix registry.
 //!
 //! The file is created and migrated on first use ([`Store::open`]); migrations are numbered
 //! and recorded in `schema_migrations`, so a later issue (fixes) appends a migration and never
@@ -6,9 +7,11 @@
 //! the `sqlite3` shell.
 
 mod deliveries;
+mod fixes;
 mod runs;
 
 pub use deliveries::{Claim, DeliveryKey, DeliveryRecord, DeliveryState, LeaseTerms};
+pub use fixes::{FixAction, FixLogEntry, FixRecord};
 pub use runs::{NewRun, RunId, RunKind, RunOutcome, RunRecord, RunState};
 
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
@@ -49,6 +52,10 @@ pub enum StoreError {
     Corrupt { what: &'static str, value: String },
     #[error("no run with id {0}")]
     NoSuchRun(i64),
+    #[error("no fix with id `{0}` in the store (`baton fix list` shows them)")]
+    NoSuchFix(String),
+    #[error("a fix with id `{0}` is already registered; pick another --id")]
+    FixExists(String),
 }
 
 /// Numbered schema migrations, applied in order, each once. Append; never edit an applied one.
@@ -135,6 +142,41 @@ const MIGRATIONS: &[&str] = &[
         sent_at FROM deliveries;
     DROP TABLE deliveries;
     ALTER TABLE deliveries_v2 RENAME TO deliveries;
+    "#,
+    // 3: the fix registry (`baton fix`), its history, and the verdict each fix got at each
+    // look (a flip to verified or regressed is news).
+    r#"
+    CREATE TABLE fixes (
+        id          TEXT PRIMARY KEY,
+        title       TEXT NOT NULL,
+        branch      TEXT NOT NULL,
+        scope       TEXT NOT NULL,
+        live        TEXT NOT NULL,
+        expect      TEXT NOT NULL CHECK (expect IN ('down', 'up')),
+        owner       TEXT NOT NULL,
+        review_by   TEXT,
+        state       TEXT NOT NULL CHECK (state IN ('open', 'closed')),
+        created_by  TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        updated_by  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE TABLE fix_log (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        fix_id  TEXT NOT NULL,
+        at      TEXT NOT NULL,
+        who     TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        note    TEXT
+    );
+    CREATE INDEX fix_log_by_fix ON fix_log (fix_id, id);
+    CREATE TABLE fix_verdicts (
+        fix_id      TEXT NOT NULL,
+        as_of       TEXT NOT NULL,
+        verdict     TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (fix_id, as_of)
+    );
     "#,
 ];
 
