@@ -155,7 +155,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         cache_dir: None,
         progress: on_terminal(),
     };
-    let pulled = steps::pull(&cfg, &input, &window, &opts).await?;
+    let pulled = steps::pull(&cfg, &input, &window, &opts, &Default::default()).await?;
     let facts = steps::facts(&pulled.ingested, &cfg).await?;
     let verdicts = {
         let (cfg, policy, fixes) = (cfg.clone(), policy.clone(), fixes.clone());
