@@ -37,6 +37,12 @@ enum Command {
     Run(cli::run::Args),
     /// Validate the configuration and the templates.
     Check(cli::check::Args),
+    /// The scheduler daemon: fires [[schedules]], HTTP trigger, health and metrics.
+    Serve(cli::serve::Args),
+    /// The coming fire times of each schedule, in its own time zone and in UTC.
+    Schedule(cli::schedule::Args),
+    /// The run log, newest first.
+    Runs(cli::runs::Args),
 }
 
 fn main() {
@@ -62,6 +68,9 @@ fn main() {
             Command::Pull(a) => cli::pull::run(a).await,
             Command::Run(a) => cli::run::run(a).await,
             Command::Check(a) => cli::check::run(a).await,
+            Command::Serve(a) => cli::serve::run(a).await,
+            Command::Schedule(a) => cli::schedule::run(a).await,
+            Command::Runs(a) => cli::runs::run(a).await,
         }
     });
     if let Err(err) = result {
