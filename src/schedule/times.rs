@@ -14,7 +14,7 @@
 //! happens twice (01:30 on an autumn night) fires once, at the first of the two.
 
 use crate::config::{CronExpr, ScheduleConfig};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
 /// The first fire strictly after `after`, or none when the expression never fires again.
@@ -25,6 +25,29 @@ pub fn next_fire(cron: &CronExpr, tz: Tz, after: DateTime<Utc>) -> Option<DateTi
         .find_next_occurrence(&local, false)
         .ok()?
         .with_timezone(&Utc);
+    if next <= after {
+        // `after` is in the second pass of a repeated autumn hour: croner resolves the
+        // ambiguous local time it finds to the first instant, already past. A fixed-time job
+        // does not fire again in the second pass: resume at the first local time after the
+        // repeated hour (found minute by minute, at most a few hours on).
+        let mut naive = local
+            .naive_local()
+            .with_second(0)
+            .and_then(|n| n.with_nanosecond(0))?;
+        let mut probe = None;
+        for _ in 0..(4 * 60) {
+            naive += chrono::Duration::minutes(1);
+            if let chrono::LocalResult::Single(t) = tz.from_local_datetime(&naive) {
+                probe = Some(t);
+                break;
+            }
+        }
+        next = cron
+            .cron()
+            .find_next_occurrence(&probe?, true)
+            .ok()?
+            .with_timezone(&Utc);
+    }
     // A fixed-time job in the repeated autumn hour fires at the first of the two instants
     // only: skip the second (same local wall time, one offset later).
     let prev_local = local.naive_local();
