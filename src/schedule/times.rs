@@ -19,6 +19,9 @@ use chrono_tz::Tz;
 
 /// The first fire strictly after `after`, or none when the expression never fires again.
 pub fn next_fire(cron: &CronExpr, tz: Tz, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    // croner steps whole seconds from the start and keeps its fraction: start from the whole
+    // second, so every fire is a whole second (the fire log's key).
+    let after = after.with_nanosecond(0)?;
     let local = tz.from_utc_datetime(&after.naive_utc());
     let mut next = cron
         .cron()
