@@ -40,7 +40,7 @@ use tokio::sync::{oneshot, watch, Notify};
 use tokio_cron_scheduler::{Job, JobScheduler};
 
 /// How many missed fires a catch-up looks at (the newest ones); older ones are not logged.
-const CATCH_UP_CAP: usize = 1000;
+const CATCH_UP_CAP: usize = 200;
 
 /// What one run asks of [`Daemon::execute`].
 #[derive(Debug, Clone)]
@@ -103,6 +103,9 @@ pub enum Ended {
     Finished(Box<Result<RunSummary, RunError>>),
     TimedOut,
     Abandoned,
+    /// Another process took the report's lease (this one renewed too late): stopped, so two
+    /// runs never work at once.
+    LostLease,
     Panicked(String),
 }
 
@@ -317,23 +320,23 @@ impl Daemon {
 
     /// After downtime: the latest missed fire of schedule `i` within its grace period runs
     /// once (as `catch-up`); the others missed since the last fire in the log are logged as
-    /// skipped. A fire left `started` by a process that died counts as missed (the ledger
-    /// makes its rerun send only what had not gone out).
+    /// skipped (the newest [`CATCH_UP_CAP`] of them, in one transaction). A fire left
+    /// `started` by a process that died counts as missed (the ledger makes its rerun send
+    /// only what had not gone out). A schedule with nothing in the fire log has missed
+    /// nothing: this store never served it, so it starts with its next fire.
     pub fn catch_up(self: Arc<Self>, i: usize, now: DateTime<Utc>) -> Result<(), StoreError> {
         let s = &self.cfg.schedules[i];
         if s.paused {
             return Ok(());
         }
         let grace = chrono::Duration::hours(s.grace_hours as i64);
-        let last = self.store.fires(&s.name, 1)?.into_iter().next();
-        let since = last
-            .as_ref()
-            .map(|f| f.scheduled_for)
-            .unwrap_or(now - grace - chrono::Duration::seconds(1));
+        let Some(last) = self.store.fires(&s.name, 1)?.into_iter().next() else {
+            return Ok(());
+        };
         let (mut missed, dropped) =
-            times::fires_between(&s.cron, s.time_zone, since, now, CATCH_UP_CAP);
-        if let Some(f) = last.filter(|f| f.state == FireState::Started) {
-            missed.insert(0, f.scheduled_for);
+            times::fires_between(&s.cron, s.time_zone, last.scheduled_for, now, CATCH_UP_CAP);
+        if last.state == FireState::Started {
+            missed.insert(0, last.scheduled_for);
         }
         if dropped {
             tracing::warn!(schedule = %s.name, "more than {CATCH_UP_CAP} fires were missed: only the newest are logged");
@@ -341,31 +344,36 @@ impl Daemon {
         let Some(latest) = missed.pop() else {
             return Ok(());
         };
-        for at in missed {
-            self.store.skip_fire(
-                &s.name,
-                at,
-                s.report.as_str(),
-                RunKind::CatchUp,
-                "missed while baton serve was not running; only the latest missed fire within grace_hours runs",
-            )?;
-            tracing::info!(schedule = %s.name, "skipped the missed fire of {at}");
-        }
-        if now - latest <= grace {
-            tracing::info!(schedule = %s.name, "catching up the missed fire of {latest}");
-            tokio::spawn(self.clone().fire(i, latest, RunKind::CatchUp));
-        } else {
-            self.store.skip_fire(
-                &s.name,
+        let run_latest = now - latest <= grace;
+        let mut skipped: Vec<(DateTime<Utc>, String)> = missed
+            .into_iter()
+            .map(|at| {
+                (
+                    at,
+                    "missed while baton serve was not running; only the latest missed fire \
+                     within grace_hours runs"
+                        .to_string(),
+                )
+            })
+            .collect();
+        if !run_latest {
+            skipped.push((
                 latest,
-                s.report.as_str(),
-                RunKind::CatchUp,
-                &format!(
+                format!(
                     "missed while baton serve was not running, more than grace_hours ({}) ago",
                     s.grace_hours
                 ),
-            )?;
-            tracing::info!(schedule = %s.name, "skipped the fire of {latest}: older than the grace period");
+            ));
+        }
+        let logged =
+            self.store
+                .skip_fires(&s.name, s.report.as_str(), RunKind::CatchUp, &skipped)?;
+        if logged > 0 {
+            tracing::info!(schedule = %s.name, "logged {logged} missed fire(s) as skipped");
+        }
+        if run_latest {
+            tracing::info!(schedule = %s.name, "catching up the missed fire of {latest}");
+            tokio::spawn(self.clone().fire(i, latest, RunKind::CatchUp));
         }
         Ok(())
     }
@@ -592,7 +600,10 @@ impl Daemon {
                 _ = renew.tick() => {
                     match store.renew_lease(&lease_name, &job.holder, ttl) {
                         Ok(true) => {}
-                        Ok(false) => tracing::error!("the report's lease was taken from this run (renewed too late?)"),
+                        Ok(false) => {
+                            tracing::error!("the report's lease was taken from this run (renewed too late): stopping it");
+                            break Ended::LostLease;
+                        }
                         Err(e) => tracing::warn!("cannot renew the report's lease: {e}"),
                     }
                 }
@@ -661,6 +672,12 @@ impl Daemon {
                     .into(),
             ),
             Ended::Panicked(p) => stop(RunState::Failed, format!("the run panicked: {p}")),
+            Ended::LostLease => stop(
+                RunState::Failed,
+                "another baton serve took the report's lease (this one renewed it too late); \
+                 stopped so two runs never work at once"
+                    .into(),
+            ),
         }
         store.set_current_run(None);
         store.set_lease_holder(None);

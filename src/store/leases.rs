@@ -93,10 +93,11 @@ pub struct FireRecord {
 pub enum FireStart {
     /// The caller holds the report's lease and the fire is `started` in its name.
     Begun { took_over: Option<RunId> },
-    /// The fire has been dealt with (done, failed, skipped), or another live process is
-    /// running it: nothing to do.
+    /// The fire has been dealt with (done, failed, skipped): nothing to do.
     Handled(FireRecord),
-    /// The report is busy with another run (held by someone else, live): try again later.
+    /// The report is busy with a run (this fire's, by another process, or another one) held
+    /// by someone else whose lease is live: look again later (a dead holder's lease
+    /// expires; a live one's fire ends done or failed).
     Busy(LeaseInfo),
 }
 
@@ -324,10 +325,9 @@ impl Store {
             let took = match take(tx, &lease_name, holder, &what, ttl)? {
                 Ok(t) => t,
                 Err(lease) => {
-                    return Ok(match fire {
-                        Some(f) if f.6.as_deref() == Some(lease.1.as_str()) => Got::Handled(f),
-                        _ => Got::Busy(lease),
-                    })
+                    // Busy also when the holder is running this very fire: it may be dead
+                    // (its lease not yet expired), so the caller waits and looks again.
+                    return Ok(Got::Busy(lease));
                 }
             };
             tx.execute(
@@ -402,6 +402,34 @@ impl Store {
             )
         })?;
         Ok(n > 0)
+    }
+
+    /// Logs each `(fire, note)` as skipped in one transaction, except fires already in the
+    /// log. Returns how many were logged.
+    pub fn skip_fires(
+        &self,
+        schedule: &str,
+        report: &str,
+        kind: RunKind,
+        fires: &[(DateTime<Utc>, String)],
+    ) -> Result<usize, StoreError> {
+        if fires.is_empty() {
+            return Ok(0);
+        }
+        self.write("skip fires", |tx| {
+            let mut n = 0;
+            let now = now_text();
+            for (at, note) in fires {
+                n += tx.execute(
+                    "INSERT INTO schedule_fires (schedule, scheduled_for, report, kind, state,
+                         run_id, holder, note, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, 'skipped', NULL, NULL, ?5, ?6)
+                     ON CONFLICT (schedule, scheduled_for) DO NOTHING",
+                    params![schedule, time_text(*at), report, kind.as_str(), note, now],
+                )?;
+            }
+            Ok(n)
+        })
     }
 
     /// The fire log of `schedule`, newest first.
