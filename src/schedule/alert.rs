@@ -21,7 +21,7 @@ pub async fn notify_failure(cfg: &Config, store: &Store, run: &RunRecord) -> Opt
             return Some(false);
         }
     }
-    let msg = match build(cfg, run, &operator.to_string()) {
+    let msg = match build(cfg, run, operator.as_ref()) {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(run = run.id.0, "cannot build the failure notice: {e}");
