@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod offload;
 pub mod report;
 pub mod run;
+pub mod schedule;
 pub mod secret;
 pub mod source;
 pub mod store;

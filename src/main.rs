@@ -41,6 +41,12 @@ enum Command {
     Fix(cli::fix::Args),
     /// Did the fixes work: before/after, difference-in-differences, always-valid verdicts.
     Verify(cli::verify::Args),
+    /// The scheduler daemon: fires [[schedules]], HTTP trigger, health and metrics.
+    Serve(cli::serve::Args),
+    /// The coming fire times of each schedule, in its own time zone and in UTC.
+    Schedule(cli::schedule::Args),
+    /// The run log, newest first.
+    Runs(cli::runs::Args),
 }
 
 fn main() {
@@ -68,6 +74,9 @@ fn main() {
             Command::Check(a) => cli::check::run(a).await,
             Command::Fix(a) => cli::fix::run(a).await,
             Command::Verify(a) => cli::verify::run(a).await,
+            Command::Serve(a) => cli::serve::run(a).await,
+            Command::Schedule(a) => cli::schedule::run(a).await,
+            Command::Runs(a) => cli::runs::run(a).await,
         }
     });
     if let Err(err) = result {

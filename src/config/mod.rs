@@ -214,6 +214,84 @@ impl Config {
         }
         let today = chrono::Utc::now().with_timezone(&self.tz()).date_naive();
         self.validate_fixes(file, today)?;
+        self.validate_schedules(file)?;
+        Ok(())
+    }
+
+    /// `[[schedules]]`, `[serve]` and `[alerts]`.
+    fn validate_schedules(&self, file: &str) -> Result<(), ConfigError> {
+        let bad = |key: String, msg: String| Err(ConfigError::invalid(file, key, msg));
+        let owners: Vec<String> = self
+            .tree
+            .values()
+            .filter_map(|b| b.owner.email.as_ref())
+            .map(|a| a.to_string().to_ascii_lowercase())
+            .collect();
+        let mut names = std::collections::BTreeSet::new();
+        for (i, s) in self.schedules.iter().enumerate() {
+            let key = |k: &str| format!("schedules[{i}].{k}");
+            if s.name.trim().is_empty() {
+                return bad(key("name"), "missing: every schedule needs a name".into());
+            }
+            check_name(file, &key("name"), &s.name)?;
+            if !names.insert(s.name.as_str()) {
+                return bad(
+                    key("name"),
+                    format!("`{}` names two schedules; names must be unique", s.name),
+                );
+            }
+            // croner also takes a seventh (year) field; baton documents five or six.
+            let text = s.cron.as_str().trim();
+            let fields = text.split_whitespace().count();
+            if !text.starts_with('@') && !(5..=6).contains(&fields) {
+                return bad(
+                    key("cron"),
+                    format!("`{text}` has {fields} fields: expected 5 (minute hour day-of-month month day-of-week) or 6 (seconds first)"),
+                );
+            }
+            if let OwnerSelection::Only(list) = &s.owners {
+                for a in list {
+                    if !owners.contains(&a.to_string().to_ascii_lowercase()) {
+                        return bad(
+                            key("owners"),
+                            format!(
+                                "`{a}` is not an owner of the metric tree (owners: {})",
+                                owners.join(", ")
+                            ),
+                        );
+                    }
+                }
+            }
+            if s.grace_hours > 24 * 7 {
+                return bad(
+                    key("grace_hours"),
+                    format!("{} is more than a week", s.grace_hours),
+                );
+            }
+            if s.working_timeout_secs == 0 {
+                return bad(key("working_timeout_secs"), "must be at least 1".into());
+            }
+        }
+        if self.serve.listen.parse::<std::net::SocketAddr>().is_err() {
+            return bad(
+                "serve.listen".into(),
+                format!(
+                    "`{}` is not an address with a port (e.g. \"127.0.0.1:8787\")",
+                    self.serve.listen
+                ),
+            );
+        }
+        for (k, v) in [
+            ("serve.lease_secs", self.serve.lease_secs),
+            (
+                "serve.working_timeout_secs",
+                self.serve.working_timeout_secs,
+            ),
+        ] {
+            if v == 0 {
+                return bad(k.into(), "must be at least 1".into());
+            }
+        }
         Ok(())
     }
 

@@ -42,6 +42,10 @@ pub struct Config {
     /// `[[fixes]]`: fixes declared in the file (they win over `baton fix add` on the same id).
     #[serde(default)]
     pub fixes: Vec<Fix>,
+    #[serde(default)]
+    pub serve: ServeConfig,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
     #[serde(skip)]
     pub(super) origin: Option<PathBuf>,
 }
@@ -336,15 +340,74 @@ pub fn is_loopback(host: &str) -> bool {
 #[serde(deny_unknown_fields)]
 pub struct ScheduleConfig {
     pub name: String,
-    /// Five-field cron (minute hour day-of-month month day-of-week), in `time_zone`.
+    /// Cron in `time_zone`: five fields (minute hour day-of-month month day-of-week) or six
+    /// (a seconds field first). Day-of-month and day-of-week combine as in standard cron: when
+    /// both are restricted, a day matching either fires.
     pub cron: CronExpr,
     #[serde(default = "utc", deserialize_with = "typed::tz")]
     pub time_zone: Tz,
     #[serde(default = "owners_report")]
     pub report: ReportKind,
+    /// Who gets the report: `"all"` (default) or a list of owner addresses.
+    #[serde(default)]
+    pub owners: OwnerSelection,
+    /// A paused schedule is listed but never fires (nor catches up).
+    #[serde(default)]
+    pub paused: bool,
     /// A missed fire within this many hours is run once after downtime.
     #[serde(default = "grace")]
     pub grace_hours: u32,
+    /// A run of this schedule still working after this many seconds is stopped and marked
+    /// failed.
+    #[serde(default = "working_timeout")]
+    pub working_timeout_secs: u64,
+}
+
+/// `owners = "all"` or `owners = ["support-ops@example.com", ...]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum OwnerSelection {
+    #[default]
+    All,
+    Only(Vec<Address>),
+}
+
+impl OwnerSelection {
+    /// The addresses to restrict a run to (empty: every owner).
+    pub fn addresses(&self) -> Vec<String> {
+        match self {
+            OwnerSelection::All => vec![],
+            OwnerSelection::Only(list) => list.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for OwnerSelection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<OwnerSelection, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Word(String),
+            List(Vec<String>),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Word(w) if w == "all" => Ok(OwnerSelection::All),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "`{w}`: expected \"all\" or a list of owner addresses"
+            ))),
+            Raw::List(list) if list.is_empty() => Err(serde::de::Error::custom(
+                "an empty list sends to nobody: use \"all\" or name owners",
+            )),
+            Raw::List(list) => list
+                .iter()
+                .map(|s| {
+                    s.trim().parse::<Address>().map_err(|_| {
+                        serde::de::Error::custom(format!("`{s}` is not an email address"))
+                    })
+                })
+                .collect::<Result<_, _>>()
+                .map(OwnerSelection::Only),
+        }
+    }
 }
 
 fn utc() -> Tz {
@@ -355,6 +418,52 @@ fn owners_report() -> ReportKind {
 }
 fn grace() -> u32 {
     6
+}
+fn working_timeout() -> u64 {
+    3600
+}
+
+/// `[serve]`: the daemon's HTTP endpoint and its run leases.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    /// Address of the trigger / health / metrics endpoint (loopback unless you mean it).
+    pub listen: String,
+    /// Environment variable holding the bearer token of `POST /runs` (never the token itself).
+    pub token_env: Option<String>,
+    /// File holding the bearer token (read at start).
+    pub token_file: Option<PathBuf>,
+    /// How long a report's run lease holds without being renewed: a `serve` that dies frees
+    /// the report after this long. At least `delivery.abandoned_after_secs` is wise, so the
+    /// dead run is found abandoned by then.
+    pub lease_secs: u64,
+    /// Working timeout of runs started over HTTP.
+    pub working_timeout_secs: u64,
+    /// On SIGTERM / SIGINT, how long a run in progress may finish before it is abandoned (the
+    /// ledger keeps its sends safe).
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: "127.0.0.1:8787".into(),
+            token_env: Some("BATON_TOKEN".into()),
+            token_file: None,
+            lease_secs: 150,
+            working_timeout_secs: 3600,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// `[alerts]`: who hears about a failed scheduled run.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertsConfig {
+    /// Gets a short notice, once, for every failed run of `baton serve`.
+    #[serde(deserialize_with = "typed::address")]
+    pub operator: Option<Address>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -71,6 +71,13 @@ pub enum Trigger {
         schedule: String,
         scheduled_for: chrono::DateTime<chrono::Utc>,
     },
+    /// The latest missed fire of a schedule, run once after downtime (`baton serve`).
+    CatchUp {
+        schedule: String,
+        scheduled_for: chrono::DateTime<chrono::Utc>,
+    },
+    /// `POST /runs` on `baton serve`'s endpoint.
+    Http,
 }
 
 /// What to run.
@@ -130,6 +137,15 @@ pub async fn run_report(
             Some(schedule.clone()),
             Some(*scheduled_for),
         ),
+        Trigger::CatchUp {
+            schedule,
+            scheduled_for,
+        } => (
+            RunKind::CatchUp,
+            Some(schedule.clone()),
+            Some(*scheduled_for),
+        ),
+        Trigger::Http => (RunKind::Trigger, None, None),
     };
     let policy = crate::deliver::DeliveryPolicy::from_config(&cfg.delivery);
     // A run killed earlier (kill -9, a panic, power loss) is still `running`: say so, and free

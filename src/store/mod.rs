@@ -8,10 +8,15 @@
 
 mod deliveries;
 mod fixes;
+mod leases;
 mod runs;
 
 pub use deliveries::{Claim, DeliveryKey, DeliveryRecord, DeliveryState, LeaseTerms};
 pub use fixes::{FixAction, FixLogEntry, FixRecord};
+pub use leases::{
+    report_lease as report_lease_name, Acquired, FireRecord, FireStart, FireState, LeaseInfo,
+    RunStats,
+};
 pub use runs::{NewRun, RunId, RunKind, RunOutcome, RunRecord, RunState};
 
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
@@ -178,6 +183,34 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (fix_id, as_of)
     );
     "#,
+    // 4: `baton serve`: run leases per report (one run of a report at a time, across
+    // processes), the fire log of each schedule (exactly once per fire, catch-up, skipped
+    // fires), and per-run counts and the operator alert.
+    r#"
+    ALTER TABLE runs ADD COLUMN messages_already INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN alerted_at TEXT;
+    CREATE TABLE leases (
+        name        TEXT PRIMARY KEY,
+        holder      TEXT NOT NULL,
+        run_id      INTEGER,
+        what        TEXT,
+        acquired_at TEXT NOT NULL,
+        until       TEXT NOT NULL
+    );
+    CREATE TABLE schedule_fires (
+        schedule      TEXT NOT NULL,
+        scheduled_for TEXT NOT NULL,
+        report        TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        state         TEXT NOT NULL
+                      CHECK (state IN ('started', 'done', 'failed', 'skipped')),
+        run_id        INTEGER,
+        holder        TEXT,
+        note          TEXT,
+        updated_at    TEXT NOT NULL,
+        PRIMARY KEY (schedule, scheduled_for)
+    );
+    "#,
 ];
 
 /// Where the store lives, for error messages.
@@ -202,6 +235,8 @@ pub struct Store {
     patience: Mutex<Duration>,
     /// The run this process works for: claims in the ledger name it.
     current_run: Mutex<Option<RunId>>,
+    /// The report lease this store's runs work under (`baton serve`), if any.
+    lease_holder: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -260,6 +295,7 @@ impl Store {
             path,
             patience: Mutex::new(WRITE_PATIENCE),
             current_run: Mutex::new(None),
+            lease_holder: Mutex::new(None),
         })
     }
 
@@ -267,6 +303,19 @@ impl Store {
     /// none.
     pub fn set_current_run(&self, run: Option<RunId>) {
         *self.current_run.lock().unwrap_or_else(|p| p.into_inner()) = run;
+    }
+
+    /// Sets the holder of the report lease the next runs start under (their row id is
+    /// written into the lease), or none.
+    pub fn set_lease_holder(&self, holder: Option<String>) {
+        *self.lease_holder.lock().unwrap_or_else(|p| p.into_inner()) = holder;
+    }
+
+    pub fn lease_holder(&self) -> Option<String> {
+        self.lease_holder
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn current_run(&self) -> Option<RunId> {
@@ -427,6 +476,11 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
 
 pub(crate) fn now_text() -> String {
     time_text(chrono::Utc::now())
+}
+
+/// The store's time format (RFC 3339 UTC, milliseconds), for JSON that matches it.
+pub fn time_text_pub(t: chrono::DateTime<chrono::Utc>) -> String {
+    time_text(t)
 }
 
 pub(crate) fn time_text(t: chrono::DateTime<chrono::Utc>) -> String {

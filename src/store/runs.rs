@@ -162,10 +162,28 @@ pub struct RunRecord {
     pub messages_failed: u32,
     pub quarantined_rows: u64,
     pub error: Option<String>,
+    /// Messages this run found delivered already (by an earlier run): not sent again.
+    pub messages_already: u32,
+    /// When the operator was told this run failed (`[alerts] operator`), once.
+    pub alerted_at: Option<DateTime<Utc>>,
+}
+
+impl RunKind {
+    /// What started the run, as `baton runs` and the HTTP API name it: `cli`, `schedule`,
+    /// `catch-up`, `http`.
+    pub fn trigger(self) -> &'static str {
+        match self {
+            RunKind::Manual => "cli",
+            RunKind::Scheduled => "schedule",
+            RunKind::CatchUp => "catch-up",
+            RunKind::Trigger => "http",
+        }
+    }
 }
 
 const RUN_COLUMNS: &str = "id, kind, report, period, schedule, scheduled_for, started_at, \
-     finished_at, state, messages_sent, messages_failed, quarantined_rows, error";
+     finished_at, state, messages_sent, messages_failed, quarantined_rows, error, \
+     messages_already, alerted_at";
 
 type RawRun = (
     i64,
@@ -181,6 +199,7 @@ type RawRun = (
     u32,
     u64,
     Option<String>,
+    (u32, Option<String>),
 );
 
 fn raw_run(r: &Row) -> rusqlite::Result<RawRun> {
@@ -198,6 +217,7 @@ fn raw_run(r: &Row) -> rusqlite::Result<RawRun> {
         r.get(10)?,
         r.get(11)?,
         r.get(12)?,
+        (r.get(13)?, r.get(14)?),
     ))
 }
 
@@ -216,6 +236,7 @@ fn to_record(raw: RawRun) -> Result<RunRecord, StoreError> {
         failed,
         q,
         error,
+        (already, alerted),
     ) = raw;
     Ok(RunRecord {
         id: RunId(id),
@@ -237,6 +258,8 @@ fn to_record(raw: RawRun) -> Result<RunRecord, StoreError> {
         messages_failed: failed,
         quarantined_rows: q,
         error,
+        messages_already: already,
+        alerted_at: parse_time("runs.alerted_at", alerted)?,
     })
 }
 
@@ -262,7 +285,17 @@ impl Store {
             ],
         )
         .map_err(query("start run"))?;
-        Ok(RunId(conn.last_insert_rowid()))
+        let id = conn.last_insert_rowid();
+        // A run started under a report lease (`baton serve`) is named in it, so another
+        // process asking for the lease learns which run holds the report.
+        if let Some(holder) = self.lease_holder() {
+            conn.execute(
+                "UPDATE leases SET run_id = ?1 WHERE name = ?2 AND holder = ?3",
+                params![id, super::leases::report_lease(&run.report), holder],
+            )
+            .map_err(query("name the run in its lease"))?;
+        }
+        Ok(RunId(id))
     }
 
     /// Records the end of a run (finished now).
@@ -434,5 +467,43 @@ impl Store {
                 params![time_text(cutoff), now_text(), reason],
             )
             .map_err(query("fail stale runs"))
+    }
+
+    /// Records how many messages the run found delivered already.
+    pub fn set_run_already(&self, id: RunId, n: u32) -> Result<(), StoreError> {
+        self.write("set run already-delivered count", |tx| {
+            tx.execute(
+                "UPDATE runs SET messages_already = ?2 WHERE id = ?1",
+                params![id.0, n],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Ends a run still `running` as `state` with `reason` (a run stopped past its working
+    /// timeout, or abandoned at shutdown) and releases its claims in the ledger. False when
+    /// the run had ended already.
+    pub fn stop_run(&self, id: RunId, state: RunState, reason: &str) -> Result<bool, StoreError> {
+        let n = self.write("stop run", |tx| {
+            tx.execute(
+                "UPDATE runs SET state = ?2, finished_at = ?3, error = ?4
+                 WHERE id = ?1 AND state = 'running'",
+                params![id.0, state.as_str(), now_text(), reason],
+            )
+        })?;
+        self.release_leases(id.0)?;
+        Ok(n > 0)
+    }
+
+    /// Takes the right to tell the operator that `id` failed: true once per run, whichever
+    /// process asks.
+    pub fn claim_alert(&self, id: RunId) -> Result<bool, StoreError> {
+        let n = self.write("claim the failure notice", |tx| {
+            tx.execute(
+                "UPDATE runs SET alerted_at = ?2 WHERE id = ?1 AND alerted_at IS NULL",
+                params![id.0, now_text()],
+            )
+        })?;
+        Ok(n > 0)
     }
 }

@@ -381,3 +381,40 @@ fn migration_2_keeps_the_rows_of_a_version_1_store() {
         .unwrap();
     assert_eq!(r.state, DeliveryState::Sent);
 }
+
+#[test]
+fn a_report_lease_is_refused_while_live_and_taken_over_once_expired() {
+    use crate::store::{Acquired, FireStart, FireState, RunKind};
+    let s = Store::open_in_memory().unwrap();
+    let ttl = std::time::Duration::from_millis(300);
+    assert!(matches!(
+        s.acquire_lease("report:owners", "a", "http", ttl).unwrap(),
+        Acquired::Granted { took_over: None }
+    ));
+    match s.acquire_lease("report:owners", "b", "http", ttl).unwrap() {
+        Acquired::Held(l) => assert_eq!(l.holder, "a"),
+        other => panic!("{other:?}"),
+    }
+    // A fire while the report is held: busy; once `a` stops renewing, `b` takes it.
+    let at = chrono::Utc::now();
+    assert!(matches!(
+        s.begin_fire("tick", at, "owners", RunKind::Scheduled, "b", ttl)
+            .unwrap(),
+        FireStart::Busy(_)
+    ));
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert!(matches!(
+        s.begin_fire("tick", at, "owners", RunKind::Scheduled, "b", ttl)
+            .unwrap(),
+        FireStart::Begun { .. }
+    ));
+    assert!(!s.renew_lease("report:owners", "a", ttl).unwrap());
+    s.finish_fire("tick", at, FireState::Done, None, None)
+        .unwrap();
+    s.release_lease("report:owners", "b").unwrap();
+    // Dealt with: never begun again.
+    assert!(matches!(
+        s.begin_fire("tick", at, "owners", RunKind::CatchUp, "c", ttl).unwrap(),
+        FireStart::Handled(f) if f.state == FireState::Done
+    ));
+}
