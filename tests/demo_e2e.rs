@@ -167,3 +167,29 @@ fn a_period_without_conversations_sends_nothing_and_says_what_the_data_covers() 
         String::from_utf8_lossy(&ok.stderr)
     );
 }
+
+/// The demo registers one fix for Support Operations; eight weeks give it a baseline and an
+/// after window, and its verdict is in their report (and only theirs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_fix_has_its_verdict_in_support_operations_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = args(dir.path());
+    a.weeks = 8;
+    a.per_week = 1500;
+    demo(&a).await.unwrap();
+    let html =
+        |id: &str| std::fs::read_to_string(dir.path().join(format!("2026-W46-{id}.html"))).unwrap();
+    let ops = html("support-operations");
+    assert!(ops.contains("Your fixes"), "{ops}");
+    assert!(
+        ops.contains("Refund keywords route to the refund desk"),
+        "{ops}"
+    );
+    assert!(
+        ["Verified", "Regressed", "Inconclusive", "Too early"]
+            .iter()
+            .any(|v| ops.contains(&format!("<strong>{v}</strong>"))),
+        "a verdict in words"
+    );
+    assert!(!html("enablement").contains("Your fixes"));
+}

@@ -52,8 +52,16 @@ pub async fn demo(args: &Args) -> anyhow::Result<RunSummary> {
     let mut cfg = Config::embedded()?;
     let tz = cfg.tz();
     let period = Period::parse(&args.period, tz, chrono::Utc::now())?;
+    // A fix registered four weeks before the reported week: refund keywords routed to the
+    // refund desk, which (planted below) cut misrouted refund conversations by 6 points, so
+    // Support Operations' report shows a verdict.
+    let fix_live = period.start_date() - chrono::Duration::weeks(4);
+    let fix = demo_fix(fix_live)?;
     let injections: Vec<Injection> = if args.inject.is_empty() {
-        vec![format!("routing:topic=billing:+10pp:from={}", period.start_date()).parse()?]
+        vec![
+            format!("routing:topic=billing:+10pp:from={}", period.start_date()).parse()?,
+            format!("routing:topic=refund:-6pp:from={fix_live}").parse()?,
+        ]
     } else {
         args.inject
             .iter()
@@ -61,6 +69,9 @@ pub async fn demo(args: &Args) -> anyhow::Result<RunSummary> {
             .map(|s| s.parse())
             .collect::<Result<_, _>>()?
     };
+    if args.weeks >= 8 {
+        cfg.fixes.push(fix);
+    }
     let mut opts = GenerateOptions::ending(period.end_date(), tz);
     opts.weeks = args.weeks;
     opts.per_week = args.per_week;
@@ -109,6 +120,25 @@ pub async fn demo(args: &Args) -> anyhow::Result<RunSummary> {
     let summary = run_report(&cfg, &store, &req).await?;
     server.shutdown().await;
     Ok(summary)
+}
+
+/// The demo's registered fix (`baton fix add` would store the same in the registry).
+fn demo_fix(live: chrono::NaiveDate) -> anyhow::Result<crate::config::Fix> {
+    Ok(crate::config::Fix {
+        id: "refund-routing".into(),
+        title: "Refund keywords route to the refund desk".into(),
+        branch: crate::domain::Cause::Routing,
+        scope: crate::config::FixScope::new(vec![(
+            crate::domain::Dimension::Topic,
+            "refund".into(),
+        )])
+        .map_err(anyhow::Error::msg)?,
+        live,
+        expect: crate::config::Expect::Down,
+        owner: "support-ops@example.com".into(),
+        review_by: None,
+        state: crate::config::FixState::Open,
+    })
 }
 
 /// The short summary printed at the end of a run.

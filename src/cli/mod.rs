@@ -10,10 +10,10 @@ pub mod generate;
 pub mod metrics;
 pub mod pull;
 pub mod run;
-pub mod verify;
 pub mod runs;
 pub mod schedule;
 pub mod serve;
+pub mod verify;
 
 /// 2 for configuration and usage errors (wherever they are wrapped), 1 for everything else.
 pub fn exit_code(err: &anyhow::Error) -> i32 {

@@ -32,6 +32,8 @@ pub struct OwnerView {
     pub drivers: Vec<DriverLine>,
     /// One-paragraph explanation of the change, filled by the explain stage.
     pub summary: Option<String>,
+    /// The owner's fixes and their verdicts ("Your fixes"), filled by the verify stage.
+    pub fixes: Vec<FixLine>,
     /// Segments smaller than this (in either period) are marked small.
     pub min_segment_size: i64,
     /// The trailing weeks, oldest first.
@@ -197,6 +199,7 @@ fn owner_view(
         headline: headline(m),
         movements: movements(m, &causes, cfg.explain.min_segment_size as i64),
         drivers: vec![],
+        fixes: vec![],
         summary: None,
         min_segment_size: cfg.explain.min_segment_size as i64,
         trend: trend(m, &causes),
@@ -618,6 +621,35 @@ impl OwnerView {
                         p.q
                     )),
                 })
+            })
+            .collect();
+    }
+}
+
+/// One fix in its owner's report: the verdict in words and whether a review is due.
+#[derive(Debug, Clone, Serialize)]
+pub struct FixLine {
+    pub title: String,
+    /// `verified`, `regressed`, `inconclusive` or `too early`.
+    pub verdict: String,
+    /// The verdict in one sentence, with the effect, its always-valid interval and the control.
+    pub summary: String,
+    pub review_due: bool,
+    pub warnings: Vec<String>,
+}
+
+impl OwnerView {
+    /// Fills `fixes` with the verdicts of the fixes this owner owns.
+    pub fn attach_verdicts(&mut self, verdicts: &[crate::verify::Verdict]) {
+        self.fixes = verdicts
+            .iter()
+            .filter(|v| v.fix.owner.eq_ignore_ascii_case(&self.owner.email))
+            .map(|v| FixLine {
+                title: crate::text::one_line(&v.fix.title),
+                verdict: v.kind().label().to_string(),
+                summary: v.summary.clone(),
+                review_due: v.review_due,
+                warnings: v.warnings.clone(),
             })
             .collect();
     }

@@ -38,6 +38,8 @@ pub enum RunError {
     #[error(transparent)]
     Offload(#[from] crate::offload::Offloaded),
     #[error(transparent)]
+    Verify(#[from] crate::verify::VerifyError),
+    #[error(transparent)]
     Source(#[from] SourceError),
     #[error(transparent)]
     Ingest(#[from] IngestError),
@@ -232,7 +234,14 @@ async fn run_stages(
 ) -> Result<RunSummary, RunError> {
     let started = Instant::now();
     let period = &req.period;
-    let window = PullWindow::for_report(period, cfg.report.trend_weeks);
+    // Open fixes widen the pull to their baselines (the weeks before each went live).
+    let fixes = crate::verify::open_fixes(cfg, Some(store))?;
+    let mut window = PullWindow::for_report(period, cfg.report.trend_weeks);
+    if let Some(start) =
+        crate::verify::pull_start(&fixes, cfg, &crate::verify::VerifyPolicy::default())
+    {
+        window.start = window.start.min(start);
+    }
     let pulled = steps::pull(cfg, &Input::Configured, &window, &req.pull, &req.http).await?;
     let facts = steps::facts(&pulled.ingested, cfg).await?;
     let metrics = steps::measures(
@@ -276,7 +285,8 @@ async fn run_stages(
             },
         });
     }
-    let views = steps::owner_views(cfg, &metrics, explanation.as_ref());
+    let verdicts = steps::verdicts(&facts, cfg, &fixes, period).await?;
+    let views = steps::owner_views(cfg, &metrics, explanation.as_ref(), &verdicts);
     // One owner at a time: a report still too big after shortening fails for its owner
     // only, and the others go out.
     let mut messages = Vec::new();

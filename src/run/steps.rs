@@ -246,12 +246,14 @@ pub fn owner_views(
     cfg: &Config,
     metrics: &MetricsReport,
     explanation: Option<&Explanation>,
+    verdicts: &[crate::verify::Verdict],
 ) -> Vec<OwnerView> {
     let mut views = crate::report::owner_views(cfg, metrics);
-    if let Some(e) = explanation {
-        for v in &mut views {
+    for v in &mut views {
+        if let Some(e) = explanation {
             v.attach_explanation(e);
         }
+        v.attach_verdicts(verdicts);
     }
     views
 }
@@ -384,4 +386,23 @@ pub async fn deliver(
         }
     };
     Ok(report)
+}
+
+/// Step 5b: the verdict on each open fix at the end of the period (before/after against the
+/// rest of the company, on an always-valid interval), for the fix owners' reports.
+pub async fn verdicts(
+    facts: &FactTables,
+    cfg: &Config,
+    fixes: &[crate::config::Fix],
+    period: &Period,
+) -> Result<Vec<crate::verify::Verdict>, RunError> {
+    if fixes.is_empty() {
+        return Ok(vec![]);
+    }
+    let (facts, cfg, fixes) = (facts.clone(), cfg.clone(), fixes.to_vec());
+    let as_of = period.end_date();
+    Ok(offload::cpu("verifying fixes", move || {
+        crate::verify::verify(&facts, &fixes, &cfg, as_of)
+    })
+    .await??)
 }
