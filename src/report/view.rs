@@ -157,6 +157,12 @@ pub const MAX_NAME_CHARS: usize = 60;
 /// Width of the trend bars, in characters.
 const BAR_WIDTH: usize = 20;
 
+/// Everyone who receives the owners' report: the distinct owners of the metric tree, with
+/// their branches.
+pub fn recipients(cfg: &Config) -> Vec<(Owner, Vec<Cause>)> {
+    cfg.owners()
+}
+
 /// One view per distinct owner of the metric tree, generated now.
 pub fn owner_views(cfg: &Config, metrics: &MetricsReport) -> Vec<OwnerView> {
     owner_views_at(cfg, metrics, Utc::now())
