@@ -18,8 +18,8 @@ pub use render::{
 };
 pub use sample::sample_view;
 pub use view::{
-    owner_views, owner_views_at, recipients, subject, BranchLine, DriverLine, Footer, MeasureLine,
-    OwnerView, QuarantineLine, SegmentMove, TrendRow,
+    owner_views, owner_views_at, recipients, subject, BranchLine, Breakdown, BreakdownRow,
+    DriverLine, Footer, MeasureLine, OwnerView, QuarantineLine, SegmentMove, TrendRow,
 };
 
 #[cfg(test)]

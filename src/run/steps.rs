@@ -14,8 +14,8 @@
 use super::RunError;
 use crate::config::{Config, DeliveryMode, SourceConfig};
 use crate::deliver::{
-    DeliveryKey, DeliveryPolicy, DeliveryReport, NoGate, Outbox, Outcome, Outgoing, SendError,
-    SmtpSender, Transport,
+    DeliveryKey, DeliveryPolicy, DeliveryReport, Headers, NoGate, Outbox, Outcome, Outgoing,
+    SendError, SmtpSender, Transport,
 };
 use crate::domain::{Dimension, Owner, Period, ReportKind};
 use crate::explain::{Explanation, Metric};
@@ -346,6 +346,9 @@ pub fn render(
 ) -> Result<Vec<Message>, RunError> {
     let renderer = Renderer::new().with_max_rows_inline(cfg.report.max_rows_inline);
     let from = sender(cfg);
+    let headers = Headers {
+        reply_to: cfg.delivery.reply_to.clone(),
+    };
     let mut out = Vec::new();
     for view in views.iter().filter(|v| recipients.wants(&v.owner)) {
         let rendered = renderer.render(view)?;
@@ -401,7 +404,7 @@ pub fn render(
             owner: view.owner.clone(),
             subject: rendered.subject.clone(),
             headline,
-            outgoing: Outgoing::new(&from, &to, &rendered, key, &[])?,
+            outgoing: Outgoing::with_headers(&from, &to, &rendered, key, &[], &headers)?,
             purpose,
         });
     }
