@@ -774,3 +774,70 @@ fn the_csv_carries_period_interval_and_significance() {
     );
     assert_eq!((f[10], f[11]), ("false", "false"));
 }
+
+#[test]
+fn the_ai_owner_gets_an_ai_handover_section_with_linked_examples() {
+    use baton::metrics::AiMeasures;
+    let text = EMBEDDED_DEFAULT
+        .replace(
+            "[ai]\n",
+            "[ai]\nowner = { name = \"AI Lead\", email = \"ai-lead@example.com\" }\n",
+        )
+        .replace(
+            "[report]\n",
+            "[report]\nconversation_url = \"https://acme.zendesk.com/agent/tickets/{id}\"\n",
+        );
+    let cfg = Config::parse(&text, "test.toml").unwrap();
+    let (_, mut m) = week();
+    // 120 conversations with an AI owner, 30 handed over (25.0 %) against 20 of 100
+    // (20.0 %) before: +5.0 pp. 24 of the 30 resolved after the handover: 80.0 %.
+    m.overall.measures.ai = AiMeasures {
+        conversations: 120,
+        ai_escalation_rate: Some(30.0 / 120.0),
+        ai_resolution_rate: Some(90.0 / 120.0),
+        ai_time_to_handover_minutes: Some(4.5),
+        sentiment_before_handover: Some(-0.12),
+        post_handover_resolution_rate: Some(24.0 / 30.0),
+        unsafe_deflection: false,
+        ai_resolved_last_sentiment: Some(0.1),
+        ..AiMeasures::default()
+    };
+    let breaches = &mut m.overall.measures.ai.ai_policy_breaches;
+    breaches.count = 3;
+    breaches.must_escalate_resolved = 2;
+    breaches.must_not_escalate_handed_over = 1;
+    breaches.examples = vec!["t-1".into(), "a b/ü".into()];
+    m.previous.ai = AiMeasures {
+        conversations: 100,
+        ai_escalation_rate: Some(0.20),
+        ai_time_to_handover_minutes: Some(6.0),
+        ..AiMeasures::default()
+    };
+    let views = owner_views_at(&cfg, &m, at());
+    assert_eq!(views.len(), 5, "the four branch owners and the AI owner");
+    assert!(views[..4].iter().all(|v| v.ai.is_none()));
+    let v = &views[4];
+    assert_eq!(v.owner.email, "ai-lead@example.com");
+    assert_eq!(
+        v.subject,
+        "Handoffs 2026-W46: AI handed over 25.0% (+5.0 pp), 3 policy breaches"
+    );
+    let ai = v.ai.as_ref().unwrap();
+    let row = |k: &str| ai.rows.iter().find(|r| r.key == k).unwrap();
+    assert_eq!(row("post_handover_resolution_rate").now_text, "80.0%");
+    // 4.5 - 6.0 minutes.
+    assert_eq!(row("ai_time_to_handover_minutes").change_text, "-1.5 min");
+    assert_eq!(
+        ai.examples[1].url.as_deref(),
+        Some("https://acme.zendesk.com/agent/tickets/a%20b%2F%C3%BC")
+    );
+    let r = Renderer::new().render(v).unwrap();
+    assert!(r
+        .html
+        .contains(r#"href="https://acme.zendesk.com/agent/tickets/t-1""#));
+    assert!(r.html.contains("3 policy breaches"));
+    assert!(r.text.contains("AI HANDOVER (120 conversations"));
+    assert!(r
+        .text
+        .contains("https://acme.zendesk.com/agent/tickets/t-1"));
+}

@@ -18,8 +18,9 @@ pub use render::{
 };
 pub use sample::sample_view;
 pub use view::{
-    owner_views, owner_views_at, recipients, subject, BranchLine, Breakdown, BreakdownRow,
-    DriverLine, Footer, MeasureLine, OwnerView, QuarantineLine, SegmentMove, TrendRow,
+    conversation_link, owner_views, owner_views_at, recipients, subject, AiSection, BranchLine,
+    Breakdown, BreakdownRow, DriverLine, Example, Footer, MeasureLine, OwnerView, QuarantineLine,
+    SegmentMove, TrendRow,
 };
 
 #[cfg(test)]

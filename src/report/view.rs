@@ -39,6 +39,8 @@ pub struct OwnerView {
     pub breakdowns: Vec<Breakdown>,
     /// Statistical details (intervals, q-values) kept out of the body: `[1] ...`.
     pub footnotes: Vec<String>,
+    /// The AI handover section, for the AI owner (`[ai] owner`).
+    pub ai: Option<AiSection>,
     /// Segments smaller than this (in either period) are marked small.
     pub min_segment_size: i64,
     /// The trailing weeks, oldest first.
@@ -84,6 +86,152 @@ pub struct BranchLine {
     pub driver: Option<String>,
     /// The levers as things to do: `Review routing rules for topic billing`.
     pub actions: Vec<String>,
+}
+
+/// How the AI agent handed conversations to people (METRICS.md, AI agent), for its owner.
+#[derive(Debug, Clone, Serialize)]
+pub struct AiSection {
+    /// Conversations resolved in the period that had an AI owner.
+    pub conversations: i64,
+    pub conversations_text: String,
+    pub rows: Vec<MeasureLine>,
+    /// Policy breaches: AI-resolved `must_escalate` topics plus handed-over
+    /// `must_not_escalate` ones.
+    pub breaches: i64,
+    pub must_escalate_resolved: i64,
+    pub must_not_escalate_handed_over: i64,
+    /// Example conversations of the breaches, linked when `[report] conversation_url` is set.
+    pub examples: Vec<Example>,
+    /// Few escalations while AI-resolved customers end unhappy.
+    pub unsafe_deflection: bool,
+}
+
+/// One example conversation: its id, and a link into the helpdesk when there is a pattern.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Example {
+    pub id: String,
+    pub url: Option<String>,
+}
+
+/// `pattern` with `{id}` replaced by `id`, percent-encoded (ids come from the helpdesk).
+pub fn conversation_link(pattern: Option<&str>, id: &str) -> Option<String> {
+    let p = pattern?;
+    let enc: String = id
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    Some(p.replace("{id}", &enc))
+}
+
+/// Examples shown per list.
+const EXAMPLES: usize = 5;
+
+fn ai_section(cfg: &Config, m: &MetricsReport) -> AiSection {
+    let (n, b) = (&m.overall.measures.ai, &m.previous.ai);
+    let minutes = |x: Option<f64>| match x {
+        Some(_) => format!("{} min", format::num(x, 1)),
+        None => format::MISSING.into(),
+    };
+    let mut rows = vec![
+        rate_line(
+            "ai_escalation_rate",
+            "Handed over to a person",
+            n.ai_escalation_rate,
+            b.ai_escalation_rate,
+            true,
+        ),
+        rate_line(
+            "ai_resolution_rate",
+            "Resolved by the AI alone",
+            n.ai_resolution_rate,
+            b.ai_resolution_rate,
+            false,
+        ),
+        line(
+            "ai_time_to_handover_minutes",
+            "Time to handover (median)",
+            (
+                minutes(n.ai_time_to_handover_minutes),
+                minutes(b.ai_time_to_handover_minutes),
+            ),
+            Delta {
+                change: diff(n.ai_time_to_handover_minutes, b.ai_time_to_handover_minutes),
+                digits: 1,
+                unit: " min",
+            },
+            None,
+        ),
+        line(
+            "sentiment_before_handover",
+            "Customer sentiment before handover",
+            (
+                format::num(n.sentiment_before_handover, 2),
+                format::num(b.sentiment_before_handover, 2),
+            ),
+            Delta {
+                change: diff(n.sentiment_before_handover, b.sentiment_before_handover),
+                digits: 2,
+                unit: "",
+            },
+            Some(false),
+        ),
+        rate_line(
+            "post_handover_resolution_rate",
+            "Resolved after handover, no further handoff",
+            n.post_handover_resolution_rate,
+            b.post_handover_resolution_rate,
+            false,
+        ),
+    ];
+    for r in &mut rows {
+        r.note = match r.key.as_str() {
+            "ai_escalation_rate" => "Of the conversations the AI held.",
+            "sentiment_before_handover" => "Mean over customer messages, -1 to +1.",
+            _ => "",
+        }
+        .into();
+    }
+    let p = &n.ai_policy_breaches;
+    AiSection {
+        conversations: n.conversations,
+        conversations_text: format::count(n.conversations),
+        rows,
+        breaches: p.count,
+        must_escalate_resolved: p.must_escalate_resolved,
+        must_not_escalate_handed_over: p.must_not_escalate_handed_over,
+        examples: p
+            .examples
+            .iter()
+            .take(EXAMPLES)
+            .map(|id| Example {
+                id: crate::text::cut(id, MAX_NAME_CHARS).into_owned(),
+                url: conversation_link(cfg.report.conversation_url.as_deref(), id),
+            })
+            .collect(),
+        unsafe_deflection: n.unsafe_deflection,
+    }
+}
+
+/// The AI owner of the config, when there is one.
+fn ai_owner(cfg: &Config) -> Option<Owner> {
+    let o = cfg.ai.owner.as_ref()?;
+    let email = o.email.as_ref()?.to_string();
+    let name = if o.name.is_empty() {
+        "AI owner".to_string()
+    } else {
+        o.name.clone()
+    };
+    Some(Owner {
+        id: crate::domain::OwnerId::from_name(&name),
+        name,
+        email,
+    })
 }
 
 /// A branch's change split across the segments of one dimension, reconciled: `rows` plus
@@ -220,7 +368,16 @@ const BAR_WIDTH: usize = 20;
 /// Everyone who receives the owners' report: the distinct owners of the metric tree, with
 /// their branches.
 pub fn recipients(cfg: &Config) -> Vec<(Owner, Vec<Cause>)> {
-    cfg.owners()
+    let mut out = cfg.owners();
+    if let Some(ai) = ai_owner(cfg) {
+        if !out
+            .iter()
+            .any(|(o, _)| o.email.eq_ignore_ascii_case(&ai.email))
+        {
+            out.push((ai, vec![]));
+        }
+    }
+    out
 }
 
 /// One view per distinct owner of the metric tree, generated now.
@@ -234,10 +391,41 @@ pub fn owner_views_at(
     metrics: &MetricsReport,
     generated_at: DateTime<Utc>,
 ) -> Vec<OwnerView> {
-    cfg.owners()
+    let ai = ai_owner(cfg);
+    recipients(cfg)
         .into_iter()
-        .map(|(owner, causes)| owner_view(cfg, metrics, owner, causes, generated_at))
+        .map(|(owner, causes)| {
+            let mut v = owner_view(cfg, metrics, owner, causes, generated_at);
+            if ai
+                .as_ref()
+                .is_some_and(|a| a.email.eq_ignore_ascii_case(&v.owner.email))
+            {
+                v.ai = Some(ai_section(cfg, metrics));
+                if v.branches.is_empty() {
+                    v.subject = ai_subject(&metrics.period.label, v.ai.as_ref().unwrap());
+                    v.headline_text = headline_of(&v.subject, &metrics.period.label);
+                }
+            }
+            v
+        })
         .collect()
+}
+
+/// `Handoffs 2026-W46: AI handed over 23.0% (+1.2 pp)`.
+fn ai_subject(period: &str, ai: &AiSection) -> String {
+    match ai.rows.first() {
+        Some(r) if ai.conversations > 0 => format!(
+            "Handoffs {period}: AI handed over {} ({}){}",
+            r.now_text,
+            r.change_text,
+            if ai.breaches > 0 {
+                format!(", {} policy breaches", ai.breaches)
+            } else {
+                String::new()
+            }
+        ),
+        _ => format!("Handoffs {period}: no AI conversations"),
+    }
 }
 
 fn owner_view(
@@ -268,8 +456,16 @@ fn owner_view(
         headline_text,
         breakdowns: vec![],
         footnotes: vec![],
+        ai: None,
         min_segment_size: cfg.explain.min_segment_size as i64,
-        trend: trend(m, &causes),
+        trend: trend(
+            m,
+            if causes.is_empty() {
+                &Cause::ALL
+            } else {
+                &causes
+            },
+        ),
         footer: Footer {
             quarantined_rows: m.overall.quarantined_rows,
             quarantine: m
@@ -356,7 +552,12 @@ impl BranchLine {
             && self
                 .change_pp
                 .is_some_and(|c| c.abs() >= self.alert_threshold_pp);
-        self.actions = actions(&self.levers, self.driver.as_deref(), self.significant);
+        self.actions = actions(
+            &self.levers,
+            self.driver.as_deref(),
+            self.significant,
+            self.change_pp,
+        );
     }
 }
 
@@ -384,7 +585,12 @@ fn verdict(change: Option<f64>, ci: Option<[f64; 2]>, significant: Option<bool>)
 
 /// Levers as actions, aimed at the driver when there is one. A change within noise asks
 /// for nothing but watching.
-fn actions(levers: &[String], driver: Option<&str>, significant: Option<bool>) -> Vec<String> {
+fn actions(
+    levers: &[String],
+    driver: Option<&str>,
+    significant: Option<bool>,
+    change: Option<f64>,
+) -> Vec<String> {
     if significant == Some(false) {
         return match levers.first() {
             Some(l) => vec![format!(
@@ -392,6 +598,14 @@ fn actions(levers: &[String], driver: Option<&str>, significant: Option<bool>) -
             )],
             None => vec![],
         };
+    }
+    if significant == Some(true) && change.is_some_and(|c| c < 0.0) && !levers.is_empty() {
+        // Fewer handoffs is better: find what worked and keep it.
+        return vec![format!(
+            "Find what changed in {}{} and keep it",
+            levers.join(", "),
+            driver.map(|d| format!(" for {d}")).unwrap_or_default()
+        )];
     }
     levers
         .iter()
@@ -947,7 +1161,10 @@ fn breakdown(
     by_segment.truncate(BREAKDOWN_ROWS);
     let change = b.change * 100.0;
     let role = |x: f64| {
-        if x == 0.0 || (x > 0.0) == (change > 0.0) {
+        if x.abs() < 0.05 {
+            // Rounds to 0.0 pp: neither drove nor offset anything.
+            ""
+        } else if (x > 0.0) == (change > 0.0) {
             "drove it"
         } else {
             "offset it"
