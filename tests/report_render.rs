@@ -841,3 +841,44 @@ fn the_ai_owner_gets_an_ai_handover_section_with_linked_examples() {
         .text
         .contains("https://acme.zendesk.com/agent/tickets/t-1"));
 }
+
+#[test]
+fn a_large_organisation_stays_under_100_kb_of_html() {
+    let (cfg, mut m) = week();
+    // 50 teams and 500 agents, all of them moving, with long names.
+    let teams: Vec<Segment> = (0..50)
+        .map(|i| segment(&format!("Team {i:02} {}", "t".repeat(40)), (400, 20 + i), (400, 20)))
+        .collect();
+    let agents: Vec<Segment> = (0..500)
+        .map(|i| segment(&format!("Agent {i:03} {}", "a".repeat(40)), (40, i % 9), (40, i % 4)))
+        .collect();
+    m.segments.insert("team".into(), teams);
+    m.segments.insert("agent".into(), agents);
+    for v in owner_views_at(&cfg, &m, at()) {
+        let r = Renderer::new().render(&v).unwrap();
+        assert!(r.html.len() < 100 * 1024, "{}: {} bytes", v.owner.name, r.html.len());
+        // Every row is still in the CSV: the routing owner has 50 + 500 + 1 (channel chat).
+        if v.owner.email == "support-ops@example.com" {
+            let csv = String::from_utf8(r.attachments[0].bytes.clone()).unwrap();
+            assert_eq!(csv.lines().count(), 1 + 551);
+            assert!(!r.html.contains("Agent 0"), "agents are left to the CSV");
+        }
+    }
+}
+
+#[test]
+fn messages_say_they_are_automatic_and_reply_to_a_person() {
+    use baton::deliver::{DeliveryKey, Headers, Outgoing};
+    let v = &views()[0];
+    let r = Renderer::new().render(v).unwrap();
+    let key = DeliveryKey::new("owners", "2026-W46", &v.owner.email);
+    let from = "baton <reports@example.com>".parse().unwrap();
+    let headers = Headers {
+        reply_to: Some("Support Ops Desk <ops-desk@example.com>".parse().unwrap()),
+    };
+    let out = Outgoing::with_headers(&from, &v.owner, &r, key, &[], &headers).unwrap();
+    let raw = String::from_utf8(out.message.formatted()).unwrap();
+    assert!(raw.contains("Auto-Submitted: auto-generated\r\n"), "{}", &raw[..600]);
+    assert!(raw.contains("Reply-To: \"Support Ops Desk\" <ops-desk@example.com>\r\n") || raw.contains("Reply-To: Support Ops Desk <ops-desk@example.com>\r\n"), "{}", &raw[..600]);
+    assert!(raw.contains("From: baton <reports@example.com>"));
+}
