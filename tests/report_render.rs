@@ -761,18 +761,18 @@ fn the_csv_carries_period_interval_and_significance() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "period,previous_period,dimension,segment,cause,rate,rate_before,change_pp,change_ci_low_pp,change_ci_high_pp,significant,small,conversations,conversations_before"
+        "dimension,segment,cause,rate,rate_before,change_pp,change_ci_low_pp,change_ci_high_pp,significant,small,conversations,conversations_before,period,previous_period"
     );
     // Billing: 10/50 - 4/40, Newcombe -5.72 to +24.37 pp (worked out apart).
     let billing = csv.lines().find(|l| l.contains(",Billing,")).unwrap();
     let f: Vec<&str> = billing.split(',').collect();
-    assert_eq!((f[0], f[1]), ("2026-W46", "2026-W45"));
-    let (lo, hi): (f64, f64) = (f[8].parse().unwrap(), f[9].parse().unwrap());
+    assert_eq!((f[12], f[13]), ("2026-W46", "2026-W45"));
+    let (lo, hi): (f64, f64) = (f[6].parse().unwrap(), f[7].parse().unwrap());
     assert!(
         (lo - -5.72).abs() < 0.01 && (hi - 24.37).abs() < 0.01,
         "{billing}"
     );
-    assert_eq!((f[10], f[11]), ("false", "false"));
+    assert_eq!((f[8], f[9]), ("false", "false"));
 }
 
 #[test]
@@ -847,16 +847,33 @@ fn a_large_organisation_stays_under_100_kb_of_html() {
     let (cfg, mut m) = week();
     // 50 teams and 500 agents, all of them moving, with long names.
     let teams: Vec<Segment> = (0..50)
-        .map(|i| segment(&format!("Team {i:02} {}", "t".repeat(40)), (400, 20 + i), (400, 20)))
+        .map(|i| {
+            segment(
+                &format!("Team {i:02} {}", "t".repeat(40)),
+                (400, 20 + i),
+                (400, 20),
+            )
+        })
         .collect();
     let agents: Vec<Segment> = (0..500)
-        .map(|i| segment(&format!("Agent {i:03} {}", "a".repeat(40)), (40, i % 9), (40, i % 4)))
+        .map(|i| {
+            segment(
+                &format!("Agent {i:03} {}", "a".repeat(40)),
+                (40, i % 9),
+                (40, i % 4),
+            )
+        })
         .collect();
     m.segments.insert("team".into(), teams);
     m.segments.insert("agent".into(), agents);
     for v in owner_views_at(&cfg, &m, at()) {
         let r = Renderer::new().render(&v).unwrap();
-        assert!(r.html.len() < 100 * 1024, "{}: {} bytes", v.owner.name, r.html.len());
+        assert!(
+            r.html.len() < 100 * 1024,
+            "{}: {} bytes",
+            v.owner.name,
+            r.html.len()
+        );
         // Every row is still in the CSV: the routing owner has 50 + 500 + 1 (channel chat).
         if v.owner.email == "support-ops@example.com" {
             let csv = String::from_utf8(r.attachments[0].bytes.clone()).unwrap();
@@ -878,7 +895,46 @@ fn messages_say_they_are_automatic_and_reply_to_a_person() {
     };
     let out = Outgoing::with_headers(&from, &v.owner, &r, key, &[], &headers).unwrap();
     let raw = String::from_utf8(out.message.formatted()).unwrap();
-    assert!(raw.contains("Auto-Submitted: auto-generated\r\n"), "{}", &raw[..600]);
-    assert!(raw.contains("Reply-To: \"Support Ops Desk\" <ops-desk@example.com>\r\n") || raw.contains("Reply-To: Support Ops Desk <ops-desk@example.com>\r\n"), "{}", &raw[..600]);
+    assert!(
+        raw.contains("Auto-Submitted: auto-generated\r\n"),
+        "{}",
+        &raw[..600]
+    );
+    assert!(
+        raw.contains("Reply-To: \"Support Ops Desk\" <ops-desk@example.com>\r\n")
+            || raw.contains("Reply-To: Support Ops Desk <ops-desk@example.com>\r\n"),
+        "{}",
+        &raw[..600]
+    );
     assert!(raw.contains("From: baton <reports@example.com>"));
+}
+
+#[test]
+fn a_team_lead_gets_the_team_cells_of_every_branch() {
+    let (cfg, m) = week();
+    let v = baton::report::team_views_at(&cfg, &m, at());
+    // Leads of the embedded config whose team has a segment this week: Billing and General
+    // Support (Technical and Account Security have no rows in this fixture).
+    let leads: Vec<&str> = v.iter().map(|v| v.owner.email.as_str()).collect();
+    assert_eq!(leads, ["billing-lead@example.com", "gs-lead@example.com"]);
+    let billing = &v[0];
+    assert_eq!(billing.team.as_deref(), Some("Billing"));
+    assert_eq!(billing.branches.len(), 4);
+    // Billing's routing: 10/50 = 20.0% vs 4/40 = 10.0%, +10.0 pp; Newcombe -5.72 to +24.37.
+    let r = &billing.branches[0];
+    assert_eq!(
+        (r.rate_text.as_str(), r.change_text.as_str()),
+        ("20.0%", "+10.0 pp")
+    );
+    assert_eq!(r.significant, Some(false));
+    assert!(r.actions.is_empty(), "levers stay with the branch owner");
+    assert_eq!(
+        billing.subject,
+        "Handoffs 2026-W46, team Billing: no significant change (routing 20.0%, +10.0 pp within normal variation)"
+    );
+    let out = Renderer::new().render(billing).unwrap();
+    assert!(out
+        .text
+        .contains("Team Billing: the team's own rate in every branch."));
+    assert!(out.html.contains("20.0%"));
 }

@@ -25,8 +25,6 @@ pub fn movements_csv(rows: &[SegmentMove], period: &str, previous: &str) -> Pola
     let mut df = DataFrame::new(
         rows.len(),
         vec![
-            s("period", vec![period.to_string(); rows.len()]),
-            s("previous_period", vec![previous.to_string(); rows.len()]),
             s(
                 "dimension",
                 rows.iter().map(|r| defuse(&r.dimension)).collect(),
@@ -57,6 +55,8 @@ pub fn movements_csv(rows: &[SegmentMove], period: &str, previous: &str) -> Pola
                 "conversations_before",
                 rows.iter().map(|r| r.conversations_before).collect(),
             ),
+            s("period", vec![period.to_string(); rows.len()]),
+            s("previous_period", vec![previous.to_string(); rows.len()]),
         ],
     )?;
     let mut out = Vec::new();

@@ -41,6 +41,8 @@ pub struct OwnerView {
     pub footnotes: Vec<String>,
     /// The AI handover section, for the AI owner (`[ai] owner`).
     pub ai: Option<AiSection>,
+    /// The team of a team lead's report (`[teams].X.lead`): its branches are the team's cells.
+    pub team: Option<String>,
     /// Segments smaller than this (in either period) are marked small.
     pub min_segment_size: i64,
     /// The trailing weeks, oldest first.
@@ -411,6 +413,54 @@ pub fn owner_views_at(
         .collect()
 }
 
+/// One view per team lead (`[teams].X.lead`) whose team has a segment: the team's rate in
+/// every branch, now and before, with intervals from the team's counts; the drivers routed to
+/// the lead come with the explanation ([`OwnerView::attach_explanation`]). The levers stay
+/// with the branch owners.
+pub fn team_views_at(
+    cfg: &Config,
+    metrics: &MetricsReport,
+    generated_at: DateTime<Utc>,
+) -> Vec<OwnerView> {
+    let Some(teams) = metrics.segments.get("team") else {
+        return vec![];
+    };
+    cfg.teams
+        .iter()
+        .filter_map(|(team, t)| {
+            let email = t.lead.as_ref()?.to_string();
+            let seg = teams.iter().find(|s| &s.value == team)?;
+            let name = format!("{team} lead");
+            let owner = Owner {
+                id: crate::domain::OwnerId::from_name(&name),
+                name,
+                email,
+            };
+            let mut v = owner_view(cfg, metrics, owner, Cause::ALL.to_vec(), generated_at);
+            v.branches = Cause::ALL
+                .iter()
+                .map(|&c| {
+                    let mut b = branch_line(cfg, c, &seg.measures, &seg.previous);
+                    b.levers.clear();
+                    let ci = b.ci_pp;
+                    b.set_interval(ci, None);
+                    b
+                })
+                .collect();
+            v.movements.clear();
+            let period = &metrics.period.label;
+            v.subject = subject(period, &v.branches).replacen(
+                &format!("Handoffs {period}:"),
+                &format!("Handoffs {period}, team {}:", crate::text::one_line(team)),
+                1,
+            );
+            v.headline_text = headline_of(&v.subject, period);
+            v.team = Some(team.clone());
+            Some(v)
+        })
+        .collect()
+}
+
 /// `Handoffs 2026-W46: AI handed over 23.0% (+1.2 pp)`.
 fn ai_subject(period: &str, ai: &AiSection) -> String {
     match ai.rows.first() {
@@ -457,6 +507,7 @@ fn owner_view(
         breakdowns: vec![],
         footnotes: vec![],
         ai: None,
+        team: None,
         min_segment_size: cfg.explain.min_segment_size as i64,
         trend: trend(
             m,
@@ -1047,11 +1098,9 @@ impl OwnerView {
             .map(|s| shorten_in(s));
         let mut footnotes: Vec<String> = Vec::new();
         let mut drivers: Vec<DriverLine> = Vec::new();
-        for p in e
-            .pushes()
-            .iter()
-            .filter(|p| p.owner.id == self.owner.id && p.role != Role::TeamLead)
-        {
+        for p in e.pushes().iter().filter(|p| {
+            p.owner.id == self.owner.id && (p.role == Role::TeamLead) == self.team.is_some()
+        }) {
             let Some(cause) = p.branch else { continue };
             let driver = e
                 .branch_list()
@@ -1090,7 +1139,13 @@ impl OwnerView {
         // Each branch: the explain stage's interval and test, its top driver, and the change
         // split by the dimension of that driver (or of the largest cell).
         let mut breakdowns = Vec::new();
-        for line in &mut self.branches {
+        // A team's branches are its own cells: the whole branch's test is not theirs.
+        let branches = if self.team.is_some() {
+            &mut [][..]
+        } else {
+            &mut self.branches[..]
+        };
+        for line in branches {
             let Some(b) = e.branch_list().iter().find(|b| b.cause == line.cause) else {
                 continue;
             };
