@@ -62,6 +62,9 @@ pub struct ReportConfig {
     pub quarantine_threshold: f64,
     /// Rows shown inline per table before the rest goes to the CSV attachment.
     pub max_rows_inline: usize,
+    /// A link to one conversation in the helpdesk, `{id}` standing for its id
+    /// (`https://acme.zendesk.com/agent/tickets/{id}`): example conversations become links.
+    pub conversation_url: Option<String>,
 }
 
 impl Default for ReportConfig {
@@ -72,6 +75,7 @@ impl Default for ReportConfig {
             dimensions: Dimension::ALL.to_vec(),
             quarantine_threshold: 0.05,
             max_rows_inline: 10,
+            conversation_url: None,
         }
     }
 }
@@ -172,6 +176,8 @@ pub struct AiConfig {
     pub must_not_escalate: Vec<String>,
     pub unsafe_escalation_below: f64,
     pub unsafe_sentiment_below: f64,
+    /// Who receives the AI handover section (`owner = { name, email }`).
+    pub owner: Option<PersonConfig>,
 }
 
 impl Default for AiConfig {
@@ -181,6 +187,7 @@ impl Default for AiConfig {
             must_not_escalate: vec![],
             unsafe_escalation_below: 0.10,
             unsafe_sentiment_below: -0.2,
+            owner: None,
         }
     }
 }
@@ -236,6 +243,13 @@ pub struct DeliveryConfig {
     /// A run still `running` with no heartbeat for this long is marked `abandoned` (its
     /// process died) and its claims are released.
     pub abandoned_after_secs: u64,
+    /// The Reply-To of every report: a person who can answer, not the sending mailbox.
+    #[serde(deserialize_with = "optional_mailbox")]
+    pub reply_to: Option<Mailbox>,
+}
+
+fn optional_mailbox<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Mailbox>, D::Error> {
+    typed::mailbox(d).map(Some)
 }
 
 impl Default for DeliveryConfig {
@@ -248,6 +262,7 @@ impl Default for DeliveryConfig {
             lease_secs: 900,
             in_doubt_retry_after_secs: 3600,
             abandoned_after_secs: 120,
+            reply_to: None,
         }
     }
 }

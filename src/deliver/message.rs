@@ -23,6 +23,30 @@ pub struct Outgoing {
     pub html: String,
 }
 
+/// Headers of a report beyond From and To.
+#[derive(Debug, Clone, Default)]
+pub struct Headers {
+    /// Where a reply goes (`[delivery] reply_to`): a person, not the sending mailbox.
+    pub reply_to: Option<Mailbox>,
+}
+
+/// `Auto-Submitted: auto-generated` (RFC 3834): out-of-office responders and mailing lists
+/// do not answer or loop on a machine-generated report.
+#[derive(Debug, Clone, PartialEq)]
+struct AutoSubmitted;
+
+impl lettre::message::header::Header for AutoSubmitted {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), "auto-generated".into())
+    }
+}
+
 impl Outgoing {
     /// Builds the message for `to` (see [`build_message`]).
     pub fn new(
@@ -32,7 +56,19 @@ impl Outgoing {
         key: DeliveryKey,
         extra: &[Attachment],
     ) -> Result<Outgoing, DeliverError> {
-        let message = build_message(from, to, rendered, &key, extra)?;
+        Outgoing::with_headers(from, to, rendered, key, extra, &Headers::default())
+    }
+
+    /// [`Outgoing::new`] with `headers` (Reply-To).
+    pub fn with_headers(
+        from: &Mailbox,
+        to: &Owner,
+        rendered: &Rendered,
+        key: DeliveryKey,
+        extra: &[Attachment],
+        headers: &Headers,
+    ) -> Result<Outgoing, DeliverError> {
+        let message = build_message_with(from, to, rendered, &key, extra, headers)?;
         Ok(Outgoing {
             message_id: message_id(&key, from),
             owner: to.id.clone(),
@@ -83,6 +119,18 @@ pub fn build_message(
     key: &DeliveryKey,
     extra: &[Attachment],
 ) -> Result<Message, DeliverError> {
+    build_message_with(from, to, rendered, key, extra, &Headers::default())
+}
+
+/// [`build_message`] with `headers`. Every report says `Auto-Submitted: auto-generated`.
+pub fn build_message_with(
+    from: &Mailbox,
+    to: &Owner,
+    rendered: &Rendered,
+    key: &DeliveryKey,
+    extra: &[Attachment],
+    headers: &Headers,
+) -> Result<Message, DeliverError> {
     // Header-safe whatever the name holds (config refuses control characters; this is the
     // last line of defence): one line, no bidi controls.
     let to_box = Mailbox::new(
@@ -116,9 +164,14 @@ pub fn build_message(
         })?;
         mixed = mixed.singlepart(Part::new(a.filename.clone()).body(a.bytes.clone(), ct));
     }
-    Message::builder()
+    let mut builder = Message::builder()
         .from(from.clone())
         .to(to_box)
+        .header(AutoSubmitted);
+    if let Some(r) = &headers.reply_to {
+        builder = builder.reply_to(r.clone());
+    }
+    builder
         .subject(crate::text::one_line(&rendered.subject))
         .message_id(Some(message_id(key, from)))
         .user_agent(format!("baton/{}", env!("CARGO_PKG_VERSION")))

@@ -10,7 +10,7 @@ mod outbox;
 mod smtp;
 
 pub use crate::store::DeliveryKey;
-pub use message::{build_message, message_id, Outgoing};
+pub use message::{build_message, build_message_with, message_id, Headers, Outgoing};
 pub use outbox::Outbox;
 pub use smtp::{PlainTextRefused, SmtpSender};
 

@@ -18,7 +18,8 @@ pub use render::{
 };
 pub use sample::sample_view;
 pub use view::{
-    owner_views, owner_views_at, subject, BranchLine, DriverLine, Footer, MeasureLine, OwnerView,
+    conversation_link, owner_views, owner_views_at, recipients, subject, team_views_at, AiSection,
+    BranchLine, Breakdown, BreakdownRow, DriverLine, Example, Footer, MeasureLine, OwnerView,
     QuarantineLine, SegmentMove, TrendRow,
 };
 

@@ -31,6 +31,11 @@ const EMBEDDED: &[(&str, &str)] = &[
     ),
 ];
 
+/// The stylesheet inlined into the HTML part (`templates/report.css`, overridable like the
+/// templates).
+const STYLESHEET: &str = include_str!("../../templates/report.css");
+const STYLESHEET_NAME: &str = "report.css";
+
 const HTML_TEMPLATE: &str = "owner_report.html";
 const TEXT_TEMPLATE: &str = "owner_report.txt";
 
@@ -87,6 +92,8 @@ pub enum RenderError {
         dir: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot inline the report stylesheet: {0}")]
+    Css(String),
     #[error("cannot write the CSV attachment: {0}")]
     Csv(#[from] polars::error::PolarsError),
     #[error("the HTML part of {owner}'s report is {bytes} bytes even without inline segment rows; the limit is {limit} (Gmail clips past about 102 KB)")]
@@ -103,6 +110,7 @@ pub struct Renderer {
     /// Template name -> file it was loaded from (overrides only), for error messages.
     origins: Vec<(String, PathBuf)>,
     max_rows_inline: usize,
+    stylesheet: String,
 }
 
 impl Default for Renderer {
@@ -140,6 +148,7 @@ fn base_env() -> Environment<'static> {
         let n = s.chars().count();
         format!("{}{s}", " ".repeat(width.saturating_sub(n)))
     });
+    env.add_filter("count", |n: i64| format::count(n));
     env.add_filter("num", |x: Option<f64>, digits: Option<usize>| {
         format::num(x, digits.unwrap_or(1))
     });
@@ -158,6 +167,7 @@ impl Renderer {
             env,
             origins: vec![],
             max_rows_inline: 10,
+            stylesheet: STYLESHEET.to_string(),
         }
     }
 
@@ -167,6 +177,14 @@ impl Renderer {
         let mut r = Renderer::new();
         let mut files = Vec::new();
         collect_templates(dir, dir, &mut files)?;
+        let css = dir.join(STYLESHEET_NAME);
+        if css.is_file() {
+            r.stylesheet =
+                std::fs::read_to_string(&css).map_err(|source| RenderError::ReadDir {
+                    dir: css.clone(),
+                    source,
+                })?;
+        }
         files.sort();
         for (name, path) in files {
             let src = std::fs::read_to_string(&path).map_err(|source| RenderError::ReadDir {
@@ -197,10 +215,15 @@ impl Renderer {
             file_safe(&view.period.label),
             view.owner.id
         );
-        let mut shown = self.max_rows_inline.min(total);
+        let inline: Vec<&SegmentMove> = view
+            .movements
+            .iter()
+            .filter(|m| m.dimension != "agent")
+            .collect();
+        let mut shown = self.max_rows_inline.min(inline.len());
         loop {
-            let ctx = self.context(view, shown, &csv_name);
-            let html = self.render_one(HTML_TEMPLATE, &ctx)?;
+            let ctx = self.context(view, &inline[..shown], &csv_name);
+            let html = self.inline_styles(&self.render_one(HTML_TEMPLATE, &ctx)?)?;
             if html.len() > HTML_LIMIT_BYTES && shown > 0 {
                 shown /= 2;
                 continue;
@@ -217,7 +240,11 @@ impl Renderer {
                 vec![Attachment {
                     filename: csv_name,
                     content_type: "text/csv; charset=utf-8".into(),
-                    bytes: movements_csv(&view.movements)?,
+                    bytes: movements_csv(
+                        &view.movements,
+                        &view.period.label,
+                        &view.previous_period.label,
+                    )?,
                 }]
             } else {
                 vec![]
@@ -234,21 +261,37 @@ impl Renderer {
         }
     }
 
-    fn context(&self, view: &OwnerView, shown: usize, csv_name: &str) -> Value {
-        let rows: Vec<SegmentMove> = view.movements[..shown]
+    fn context(&self, view: &OwnerView, shown: &[&SegmentMove], csv_name: &str) -> Value {
+        let rows: Vec<SegmentMove> = shown
             .iter()
             .map(|m| SegmentMove {
                 value: crate::text::cut(&m.value, MAX_NAME_CHARS).into_owned(),
-                ..m.clone()
+                ..(*m).clone()
             })
             .collect();
+        let actions: Vec<&String> = view.branches.iter().flat_map(|b| &b.actions).collect();
         context! {
+            movements_hidden => view.movements.len() - rows.len(),
             movements => rows,
             movements_total => view.movements.len(),
-            movements_hidden => view.movements.len() - shown,
             attachment => (!view.movements.is_empty()).then_some(csv_name),
+            actions => actions,
+            trend_scale => super::view::trend_scale(&view.trend),
             ..Value::from_serialize(view)
         }
+    }
+
+    /// The stylesheet's rules moved into `style` attributes (css-inline), then the `class`
+    /// attributes dropped: mail clients keep inline styles only.
+    fn inline_styles(&self, html: &str) -> Result<String, RenderError> {
+        let inliner = css_inline::CSSInliner::options()
+            .load_remote_stylesheets(false)
+            .extra_css(Some(std::borrow::Cow::Borrowed(self.stylesheet.as_str())))
+            .build();
+        let out = inliner
+            .inline(html)
+            .map_err(|e| RenderError::Css(e.to_string()))?;
+        Ok(strip_classes(&out))
     }
 
     fn render_one(&self, name: &str, ctx: &Value) -> Result<String, TemplateError> {
@@ -310,6 +353,26 @@ fn collect_templates(
         }
     }
     Ok(())
+}
+
+/// Removes every ` class="..."` attribute (their rules are inlined). Class values are written
+/// by the templates, never by the helpdesk, and hold no quote.
+fn strip_classes(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(i) = rest.find(" class=\"") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 8..];
+        match after.find('"') {
+            Some(j) => rest = &after[j + 1..],
+            None => {
+                rest = &rest[i..];
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Period labels are `2026-W46` or `2026-11-09..2026-11-16`: keep them file-name safe.

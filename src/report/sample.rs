@@ -87,6 +87,28 @@ pub fn sample_view() -> OwnerView {
         conversations: 200,
         significant: true,
         note: Some("new routing rule on 10 Nov".into()),
+        footnote: Some(1),
     }];
+    view.breakdowns = vec![super::view::Breakdown {
+        cause: Cause::Routing,
+        label: "Routing".into(),
+        dimension: "team".into(),
+        change_pp: 3.0,
+        change_text: "+3.0 pp".into(),
+        rows: vec![super::view::BreakdownRow {
+            segment: "Billing".into(),
+            contribution_pp: 2.5,
+            contribution_text: "+2.5 pp".into(),
+            arrow: "↑".into(),
+            role: "drove it".into(),
+            significant: true,
+            footnote: Some(1),
+        }],
+        other_pp: 0.5,
+        other_text: "+0.5 pp".into(),
+        other_role: "drove it".into(),
+    }];
+    view.footnotes =
+        vec!["team Billing: 95 % interval of its share +1.0 pp to +4.0 pp; q = 0.010.".into()];
     view
 }

@@ -13,7 +13,10 @@
 
 use super::RunError;
 use crate::config::{Config, DeliveryMode, SourceConfig};
-use crate::deliver::{DeliveryKey, DeliveryPolicy, DeliveryReport, Outbox, Outgoing, SmtpSender};
+use crate::deliver::{
+    DeliveryKey, DeliveryPolicy, DeliveryReport, Headers, NoGate, Outbox, Outcome, Outgoing,
+    SendError, SmtpSender, Transport,
+};
 use crate::domain::{Dimension, Owner, Period, ReportKind};
 use crate::explain::{Explanation, Metric};
 use crate::ingest::Ingested;
@@ -258,21 +261,69 @@ pub fn owner_views(
     views
 }
 
-/// Who a run's messages go to.
+/// Who a run's messages go to, and whether they count as the owners' delivery.
 #[derive(Debug, Clone, Default)]
 pub struct Recipients {
-    /// Only these owners (addresses, any case); empty = every owner.
+    /// Only these owners (id, name or address, any case); empty = every owner.
     pub only: Vec<String>,
+    /// A test send: a copy of every selected owner's report goes to this address instead of
+    /// the owner, subject prefixed `[test]`. Never recorded in the ledger, so it neither
+    /// consumes nor is blocked by the owners' delivery.
+    pub test_to: Option<String>,
+    /// A preview: `.eml` + `.html` written to this folder, nothing sent, ledger untouched.
+    pub preview: Option<PathBuf>,
+    /// Re-send messages the ledger says were already delivered for the period, on purpose.
+    pub force: bool,
 }
 
 impl Recipients {
-    fn wants(&self, owner: &Owner) -> bool {
-        self.only.is_empty()
-            || self
-                .only
-                .iter()
-                .any(|t| t.eq_ignore_ascii_case(&owner.email))
+    /// Whether `owner` is selected: by id, name or address, ignoring case.
+    pub fn wants(&self, owner: &Owner) -> bool {
+        self.only.is_empty() || self.only.iter().any(|t| selects(t, owner))
     }
+
+    /// Checks the selection against the owners of the config: every `only` entry must match
+    /// an owner, and `test_to` must be an address. The error is for the person who typed it.
+    pub fn check(&self, owners: &[Owner]) -> Result<(), String> {
+        for t in &self.only {
+            if !owners.iter().any(|o| selects(t, o)) {
+                let known = owners
+                    .iter()
+                    .map(|o| format!("{} <{}>", o.id, o.email))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(format!(
+                    "--owner `{t}` matches no owner of the report (owners: {known})"
+                ));
+            }
+        }
+        if let Some(to) = &self.test_to {
+            to.trim()
+                .parse::<lettre::Address>()
+                .map_err(|e| format!("--to `{to}` is not an email address: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+fn selects(t: &str, owner: &Owner) -> bool {
+    let t = t.trim();
+    t.eq_ignore_ascii_case(&owner.email)
+        || t.eq_ignore_ascii_case(owner.id.as_str())
+        || t.eq_ignore_ascii_case(&owner.name)
+}
+
+/// What a message is for, which decides whether the ledger sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Purpose {
+    /// The owner's delivery for the period: through the ledger, once.
+    Delivery,
+    /// The owner's delivery, re-sent even when the ledger says it went out (`--force`).
+    Forced,
+    /// A `[test]` copy to another address: sent, never recorded in the ledger.
+    Test,
+    /// Written to a folder for looking at: never sent, never recorded.
+    Preview(PathBuf),
 }
 
 /// One rendered message, ready for the ledger and a transport.
@@ -283,6 +334,7 @@ pub struct Message {
     /// The owner's branches in a line: `routing 12.3 % (+3.1 pp)`.
     pub headline: String,
     pub outgoing: Outgoing,
+    pub purpose: Purpose,
 }
 
 /// Step 7: renders each selected owner's view (HTML, text, CSV) into a MIME message keyed for
@@ -296,6 +348,9 @@ pub fn render(
 ) -> Result<Vec<Message>, RunError> {
     let renderer = Renderer::new().with_max_rows_inline(cfg.report.max_rows_inline);
     let from = sender(cfg);
+    let headers = Headers {
+        reply_to: cfg.delivery.reply_to.clone(),
+    };
     let mut out = Vec::new();
     for view in views.iter().filter(|v| recipients.wants(&v.owner)) {
         let rendered = renderer.render(view)?;
@@ -312,12 +367,47 @@ pub fn render(
             })
             .collect::<Vec<_>>()
             .join(", ");
-        let key = DeliveryKey::new(report.as_str(), period.label(), view.owner.email.clone());
+        let (to, key, rendered) = match &recipients.test_to {
+            // A key the ledger never sees, unique per owner and per send: the copies of
+            // different owners (and two tests in a row) are different messages to a client.
+            Some(addr) => {
+                let mut r = rendered;
+                r.subject = format!("[test] {}", r.subject);
+                let key = DeliveryKey::new(
+                    format!(
+                        "test:{}:{}:{}",
+                        report.as_str(),
+                        view.owner.id,
+                        Utc::now().timestamp_millis()
+                    ),
+                    period.label(),
+                    addr.trim(),
+                );
+                let to = Owner {
+                    id: view.owner.id.clone(),
+                    name: format!("{} (test copy)", view.owner.name),
+                    email: addr.trim().to_string(),
+                };
+                (to, key, r)
+            }
+            None => (
+                view.owner.clone(),
+                DeliveryKey::new(report.as_str(), period.label(), view.owner.email.clone()),
+                rendered,
+            ),
+        };
+        let purpose = match (&recipients.preview, &recipients.test_to) {
+            (Some(dir), _) => Purpose::Preview(dir.clone()),
+            (None, Some(_)) => Purpose::Test,
+            (None, None) if recipients.force => Purpose::Forced,
+            (None, None) => Purpose::Delivery,
+        };
         out.push(Message {
             owner: view.owner.clone(),
             subject: rendered.subject.clone(),
             headline,
-            outgoing: Outgoing::new(&from, &view.owner, &rendered, key, &[])?,
+            outgoing: Outgoing::with_headers(&from, &to, &rendered, key, &[], &headers)?,
+            purpose,
         });
     }
     Ok(out)
@@ -362,19 +452,41 @@ impl Destination {
 }
 
 /// Step 8: delivers through the ledger (a message already delivered for its report, period and
-/// recipient is not sent again).
+/// recipient is not sent again). Test copies are sent without the ledger; previews are written
+/// to their folder whatever the destination; forced messages already delivered are sent again.
 pub async fn deliver(
     cfg: &Config,
     store: &Store,
     messages: &[Message],
     to: &Destination,
 ) -> Result<DeliveryReport, RunError> {
-    let outgoing: Vec<Outgoing> = messages.iter().map(|m| m.outgoing.clone()).collect();
+    let of = |f: fn(&Purpose) -> bool| -> Vec<Outgoing> {
+        messages
+            .iter()
+            .filter(|m| f(&m.purpose))
+            .map(|m| m.outgoing.clone())
+            .collect()
+    };
+    let owned = of(|p| matches!(p, Purpose::Delivery | Purpose::Forced));
+    let tests = of(|p| matches!(p, Purpose::Test));
+    let forced = messages.iter().any(|m| m.purpose == Purpose::Forced);
+    let mut report = DeliveryReport::default();
+    for m in messages {
+        if let Purpose::Preview(dir) = &m.purpose {
+            if let Err(e) = Outbox::new(dir.clone()).send(&m.outgoing, &NoGate).await {
+                report.stopped = Some(format!("preview: {e}"));
+                return Ok(report);
+            }
+        }
+    }
     let policy = DeliveryPolicy::from_config(&cfg.delivery);
-    let report = match to {
-        Destination::Nowhere => DeliveryReport::default(),
+    match to {
+        Destination::Nowhere => {}
         Destination::Outbox(dir) => {
-            crate::deliver::deliver(store, &Outbox::new(dir.clone()), &outgoing, &policy).await?
+            let outbox = Outbox::new(dir.clone());
+            report = crate::deliver::deliver(store, &outbox, &owned, &policy).await?;
+            // The outbox rewrites delivered messages anyway: forcing changes nothing there.
+            direct(&outbox, &tests, &mut report).await;
         }
         Destination::Smtp => {
             let smtp = cfg.smtp.as_ref().ok_or_else(|| {
@@ -382,9 +494,15 @@ pub async fn deliver(
             })?;
             let sender =
                 SmtpSender::from_config(smtp).map_err(|e| RunError::Smtp(e.to_string()))?;
-            crate::deliver::deliver(store, &sender, &outgoing, &policy).await?
+            report = crate::deliver::deliver(store, &sender, &owned, &policy).await?;
+            if forced && report.stopped.is_none() {
+                resend_delivered(&sender, &owned, &mut report).await;
+            }
+            if report.stopped.is_none() {
+                direct(&sender, &tests, &mut report).await;
+            }
         }
-    };
+    }
     Ok(report)
 }
 
@@ -405,4 +523,58 @@ pub async fn verdicts(
         crate::verify::verify(&facts, &fixes, &cfg, as_of)
     })
     .await??)
+}
+
+/// Sends each message once, outside the ledger (test copies): the outcome is reported under
+/// the message's own (test) key.
+async fn direct<T: Transport>(transport: &T, messages: &[Outgoing], report: &mut DeliveryReport) {
+    for msg in messages {
+        let outcome = match transport.send(msg, &NoGate).await {
+            Ok(()) => {
+                tracing::info!(key = %msg.key, "test copy sent (not recorded as a delivery)");
+                Outcome::Sent { attempts: 1 }
+            }
+            Err(SendError::Setup(e)) => {
+                report.stopped = Some(e.clone());
+                Outcome::Deferred { error: e }
+            }
+            Err(SendError::Permanent(e)) => Outcome::FailedPermanent { error: e },
+            Err(SendError::InDoubt(e)) => Outcome::InDoubt {
+                error: e,
+                retried: false,
+            },
+            Err(SendError::Transient(e)) => Outcome::Deferred { error: e },
+        };
+        report.outcomes.push((msg.key.clone(), outcome));
+        if report.stopped.is_some() {
+            return;
+        }
+    }
+}
+
+/// `--force`: the messages the ledger skipped as already delivered are sent again (same
+/// Message-ID, so a client can thread or drop the copy), and the log says so.
+async fn resend_delivered<T: Transport>(
+    transport: &T,
+    messages: &[Outgoing],
+    report: &mut DeliveryReport,
+) {
+    for (key, outcome) in report.outcomes.iter_mut() {
+        if *outcome != Outcome::AlreadyDelivered {
+            continue;
+        }
+        let Some(msg) = messages.iter().find(|m| &m.key == key) else {
+            continue;
+        };
+        tracing::warn!(key = %key, "--force: sending again a report already delivered");
+        *outcome = match transport.send(msg, &NoGate).await {
+            Ok(()) => Outcome::Sent { attempts: 1 },
+            Err(SendError::Permanent(e)) => Outcome::FailedPermanent { error: e },
+            Err(SendError::InDoubt(e)) => Outcome::InDoubt {
+                error: e,
+                retried: false,
+            },
+            Err(SendError::Transient(e) | SendError::Setup(e)) => Outcome::Deferred { error: e },
+        };
+    }
 }

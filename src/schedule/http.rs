@@ -172,7 +172,14 @@ async fn trigger(State(app): State<App>, headers: HeaderMap, body: Bytes) -> Res
     match app
         .daemon
         .clone()
-        .trigger(report, period, Recipients { only })
+        .trigger(
+            report,
+            period,
+            Recipients {
+                only,
+                ..Default::default()
+            },
+        )
         .await
     {
         Ok(id) => (

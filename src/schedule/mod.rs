@@ -447,6 +447,7 @@ impl Daemon {
                         trigger,
                         recipients: Recipients {
                             only: s.owners.addresses(),
+                            ..Default::default()
                         },
                         holder,
                         timeout: Duration::from_secs(s.working_timeout_secs),

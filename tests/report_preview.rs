@@ -1,0 +1,255 @@
+//! Previews, test sends and forced re-sends never consume the owners' real delivery: each is
+//! run on a generated export, then a real SMTP run to the loopback server shows every owner
+//! still gets exactly one copy.
+
+mod deliver_support;
+
+use baton::config::{Config, DeliveryMode, SourceConfig, SourceFormat};
+use baton::deliver::DeliveryKey;
+use baton::demo::{generate_frame, GenerateOptions};
+use baton::domain::{Period, ReportKind};
+use baton::ingest::{normalise, write_canonical};
+use baton::run::{run_report, Recipients, RunRequest, Trigger};
+use baton::store::{DeliveryState, Store};
+use deliver_support::*;
+use mail_parser::MessageParser;
+use std::path::{Path, PathBuf};
+
+const TESTER: &str = "tester@example.org";
+
+fn config(dir: &Path, server: &Server) -> (Config, Period) {
+    let mut cfg = Config::embedded().unwrap();
+    let period = Period::parse("2026-W46", cfg.tz(), chrono::Utc::now()).unwrap();
+    let mut opts = GenerateOptions::ending(period.end_date(), cfg.tz());
+    opts.weeks = 3;
+    opts.per_week = 200;
+    let events = normalise(generate_frame(&opts).unwrap(), &Default::default(), None)
+        .unwrap()
+        .events;
+    let mut csv = Vec::new();
+    write_canonical(&events, SourceFormat::Csv, &mut csv).unwrap();
+    let path = dir.join("events.csv");
+    std::fs::write(&path, csv).unwrap();
+    let url = reqwest::Url::from_file_path(&path).unwrap();
+    cfg.sources
+        .insert("export".into(), SourceConfig::canonical(url.as_str()));
+    cfg.delivery.mode = DeliveryMode::Smtp;
+    cfg.delivery.abandoned_after_secs = 1;
+    cfg.smtp = Some(smtp(server.addr));
+    (cfg, period)
+}
+
+fn request(period: &Period, recipients: Recipients, outbox: Option<PathBuf>) -> RunRequest {
+    let dry_run = recipients.preview.is_some();
+    RunRequest {
+        report: ReportKind::Owners,
+        period: period.clone(),
+        trigger: Trigger::Manual,
+        outbox,
+        recipients,
+        dry_run,
+        pull: Default::default(),
+        http: Default::default(),
+    }
+}
+
+/// No ledger row for any owner of the period.
+fn ledger_empty(store: &Store, period: &Period) {
+    for o in OWNERS {
+        let key = DeliveryKey::new("owners", period.label(), o);
+        assert_eq!(
+            store.delivery_state(&key).unwrap(),
+            None,
+            "{o} is in the ledger"
+        );
+    }
+}
+
+fn emls(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    v.sort();
+    v
+}
+
+async fn real_run_sends_one_each(cfg: &Config, store: &Store, period: &Period, server: &Server) {
+    let s = run_report(cfg, store, &request(period, Recipients::default(), None))
+        .await
+        .unwrap();
+    assert_eq!(s.delivery.sent(), 4, "{}", s.delivery);
+    assert_eq!(server.per_owner(), [1, 1, 1, 1]);
+    for o in OWNERS {
+        let key = DeliveryKey::new("owners", period.label(), o);
+        let rec = store.delivery_state(&key).unwrap().unwrap();
+        assert_eq!(rec.state, DeliveryState::Sent);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_send_to_an_outbox_does_not_consume_the_real_send() {
+    let server = Server::start(Script::default());
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, period) = config(dir.path(), &server);
+    let store = Store::open(&dir.path().join("baton.db")).unwrap();
+    let outbox = dir.path().join("outbox");
+    let test = Recipients {
+        test_to: Some(TESTER.into()),
+        ..Default::default()
+    };
+    let s = run_report(&cfg, &store, &request(&period, test, Some(outbox.clone())))
+        .await
+        .unwrap();
+    assert_eq!(s.delivery.sent(), 4);
+    // Every key of the test is a test key, to the tester.
+    for (k, _) in &s.delivery.outcomes {
+        assert!(k.report.starts_with("test:owners:"), "{k}");
+        assert_eq!(k.recipient, TESTER);
+    }
+    let files = emls(&outbox);
+    assert_eq!(files.len(), 4, "{files:?}");
+    let mut ids = std::collections::BTreeSet::new();
+    for f in &files {
+        let raw = std::fs::read(f).unwrap();
+        let msg = MessageParser::default().parse(&raw).unwrap();
+        assert_eq!(
+            msg.to().unwrap().first().unwrap().address().unwrap(),
+            TESTER
+        );
+        let subject = msg.subject().unwrap();
+        assert!(subject.starts_with("[test] Handoffs 2026-W46"), "{subject}");
+        ids.insert(msg.message_id().unwrap().to_string());
+    }
+    assert_eq!(ids.len(), 4, "each owner's copy has its own Message-ID");
+    ledger_empty(&store, &period);
+    assert_eq!(server.kept(), 0);
+    real_run_sends_one_each(&cfg, &store, &period, &server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_sends_over_smtp_go_to_the_tester_every_time_and_never_to_owners() {
+    let server = Server::start(Script::default());
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, period) = config(dir.path(), &server);
+    let store = Store::open(&dir.path().join("baton.db")).unwrap();
+    // One selected owner, by id.
+    let test = || Recipients {
+        only: vec!["enablement".into()],
+        test_to: Some(TESTER.into()),
+        ..Default::default()
+    };
+    let s = run_report(&cfg, &store, &request(&period, test(), None))
+        .await
+        .unwrap();
+    assert_eq!(s.delivery.sent(), 1);
+    assert_eq!(server.copies(TESTER).len(), 1);
+    assert_eq!(server.per_owner(), [0, 0, 0, 0]);
+    ledger_empty(&store, &period);
+    real_run_sends_one_each(&cfg, &store, &period, &server).await;
+    // A test after the real send still goes out (the ledger does not block it) and the
+    // owners get nothing more.
+    run_report(&cfg, &store, &request(&period, test(), None))
+        .await
+        .unwrap();
+    assert_eq!(server.copies(TESTER).len(), 2);
+    assert_eq!(server.per_owner(), [1, 1, 1, 1]);
+    let subject = |raw: &[u8]| {
+        MessageParser::default()
+            .parse(raw)
+            .unwrap()
+            .subject()
+            .unwrap()
+            .to_string()
+    };
+    let copies = server.copies(TESTER);
+    assert!(subject(&copies[1]).starts_with("[test] "));
+    // The owner's own copy has no prefix.
+    assert!(subject(&server.copies(OWNERS[1])[0]).starts_with("Handoffs "));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preview_writes_files_sends_nothing_and_leaves_the_ledger_alone() {
+    let server = Server::start(Script::default());
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, period) = config(dir.path(), &server);
+    let store = Store::open(&dir.path().join("baton.db")).unwrap();
+    let preview = dir.path().join("preview");
+    let r = Recipients {
+        preview: Some(preview.clone()),
+        ..Default::default()
+    };
+    run_report(&cfg, &store, &request(&period, r, None))
+        .await
+        .unwrap();
+    let files = emls(&preview);
+    assert_eq!(files.len(), 4, "{files:?}");
+    for f in &files {
+        assert!(f.with_extension("html").exists());
+    }
+    assert_eq!(server.seen.lock().unwrap().connections, 0);
+    ledger_empty(&store, &period);
+    real_run_sends_one_each(&cfg, &store, &period, &server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn force_sends_a_delivered_period_again_with_the_same_message_id() {
+    let server = Server::start(Script::default());
+    let dir = tempfile::tempdir().unwrap();
+    let (cfg, period) = config(dir.path(), &server);
+    let store = Store::open(&dir.path().join("baton.db")).unwrap();
+    real_run_sends_one_each(&cfg, &store, &period, &server).await;
+    let again = run_report(&cfg, &store, &request(&period, Recipients::default(), None))
+        .await
+        .unwrap();
+    assert_eq!(again.delivery.already_delivered(), 4);
+    assert_eq!(server.per_owner(), [1, 1, 1, 1]);
+    let forced = Recipients {
+        only: vec!["SUPPORT-OPS@example.com".into()],
+        force: true,
+        ..Default::default()
+    };
+    let s = run_report(&cfg, &store, &request(&period, forced, None))
+        .await
+        .unwrap();
+    assert_eq!(s.delivery.sent(), 1, "{}", s.delivery);
+    assert_eq!(server.per_owner(), [2, 1, 1, 1]);
+    let copies = server.copies(OWNERS[0]);
+    assert_eq!(message_id_of(&copies[0]), message_id_of(&copies[1]));
+}
+
+fn baton(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .arg("run")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("BATON_CONFIG")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn an_owner_that_matches_nothing_or_a_bad_test_address_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = baton(
+        dir.path(),
+        &["--period", "2026-W46", "--owner", "nobody@example.com"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("matches no owner"), "{err}");
+    assert!(
+        err.contains("support-ops@example.com"),
+        "lists the owners: {err}"
+    );
+    let out = baton(
+        dir.path(),
+        &["--period", "2026-W46", "--to", "not an address"],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("is not an email address"), "{err}");
+    // Nothing was opened or written before the check.
+    assert!(!dir.path().join("baton.db").exists());
+}
