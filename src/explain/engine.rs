@@ -790,7 +790,7 @@ pub const LEAD_Z: f64 = 3.0;
 /// ... carry at least this share of its series' change, in the same direction ...
 pub const LEAD_SHARE: f64 = 0.5;
 /// ... in a series whose own change has at most this p-value.
-pub const LEAD_SERIES_P: f64 = 0.1;
+pub const LEAD_SERIES_P: f64 = 0.25;
 
 /// Per series: the pre-planned segment effect that carries most of the change when its own test
 /// is clear of noise but not significant after the hierarchy (the change is then named as a
