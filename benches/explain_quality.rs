@@ -20,8 +20,8 @@
 use baton::config::Config;
 use baton::domain::{Cause, Period};
 use baton::explain::{
-    explain, explain_cells, CellTable, Counts, Explanation, Metric, Model, PeriodRef, Policy,
-    Side, Subject,
+    explain, explain_cells, CellTable, Counts, Explanation, Metric, Model, PeriodRef, Policy, Side,
+    Subject,
 };
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -100,7 +100,11 @@ fn score_plant(e: &Explanation, spec: &str, dim: &str, seg: &str) -> (f64, bool,
     let sentence = &e.summary()[b.owner.id.as_str()];
     let named = sentence.contains(&format!("{dim} {seg}"))
         || (dim == "team" && sentence.contains(&format!("landing on {seg} first")));
-    (z, first && named && !sentence.contains("a lead to check"), named)
+    (
+        z,
+        first && named && !sentence.contains("a lead to check"),
+        named,
+    )
 }
 
 // ---- Generic cubes -------------------------------------------------------------------------
@@ -156,10 +160,9 @@ fn cube(seed: u64) -> (CellTable, Vec<Cell>) {
         if !(0.02..=0.3).contains(&share) {
             continue;
         }
-        let overlaps = causes.iter().any(|(o, _)| {
-            keys.iter()
-                .any(|k| inside(o, k) && inside(&c, k))
-        });
+        let overlaps = causes
+            .iter()
+            .any(|(o, _)| keys.iter().any(|k| inside(o, k) && inside(&c, k)));
         if overlaps {
             continue;
         }
@@ -178,8 +181,16 @@ fn cube(seed: u64) -> (CellTable, Vec<Cell>) {
         let r1 = (r * factor).min(0.95);
         let h0 = binomial(&mut rng, *n0 as u64, *r);
         let h1 = binomial(&mut rng, n1 as u64, r1);
-        let names: Vec<String> = k.iter().enumerate().map(|(d, v)| format!("v{d}_{v}")).collect();
-        t.add(names.clone(), Side::Before, &Counts::binomial(*n0, vec![h0]));
+        let names: Vec<String> = k
+            .iter()
+            .enumerate()
+            .map(|(d, v)| format!("v{d}_{v}"))
+            .collect();
+        t.add(
+            names.clone(),
+            Side::Before,
+            &Counts::binomial(*n0, vec![h0]),
+        );
         t.add(names, Side::After, &Counts::binomial(n1, vec![h1]));
     }
     let labels = causes
@@ -217,7 +228,9 @@ fn main() {
     println!("Planted changes ({seeds} seeds each; detected = first driver of its dimension in");
     println!("its branch, significant, named in the owner's sentence; named includes leads)");
     println!();
-    println!("| plant | per week | mean own z | detected | named | detected when own abs(z) >= 3 |");
+    println!(
+        "| plant | per week | mean own z | detected | named | detected when own abs(z) >= 3 |"
+    );
     println!("|---|---|---|---|---|---|");
     let mut clear_total = (0usize, 0usize);
     for &(spec, dim, seg) in &PLANTS {
@@ -290,7 +303,11 @@ fn main() {
     let truth: usize = results.iter().map(|r| r.2).sum();
     let p = tp as f64 / pred.max(1) as f64;
     let r = tp as f64 / truth.max(1) as f64;
-    let f1 = if p + r > 0.0 { 2.0 * p * r / (p + r) } else { 0.0 };
+    let f1 = if p + r > 0.0 {
+        2.0 * p * r / (p + r)
+    } else {
+        0.0
+    };
     let exact = results.iter().filter(|x| x.0 == x.1 && x.0 == x.2).count();
     println!("Generic cubes ({cubes}; {truth} labelled causes)");
     println!();

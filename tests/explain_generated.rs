@@ -69,7 +69,8 @@ fn skill_plants_on_a_topic_and_a_team_are_found() {
     assert!(
         e.localised
             .iter()
-            .any(|l| l.cells.len() == 1 && l.cells.get("team").map(String::as_str) == Some("Billing")),
+            .any(|l| l.cells.len() == 1
+                && l.cells.get("team").map(String::as_str) == Some("Billing")),
         "{:?}",
         e.localised
     );

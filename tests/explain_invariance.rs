@@ -97,7 +97,10 @@ fn answer(e: &Explanation) -> String {
         ));
     }
     for p in e.pushes() {
-        out.push_str(&format!("{} {} {:?} {:.12}\n", p.owner.id, p.key, p.effect, p.change));
+        out.push_str(&format!(
+            "{} {} {:?} {:.12}\n",
+            p.owner.id, p.key, p.effect, p.change
+        ));
     }
     for (k, v) in e.summary() {
         out.push_str(&format!("{k}: {v}\n"));
@@ -113,7 +116,11 @@ fn scaling_the_before_table_by_four_changes_nothing() {
     let b = explain_cells(&four, &subject, &policy(1000)).unwrap();
     assert_eq!(answer(&a), answer(&b));
     // Something was found, so the comparison is not vacuous.
-    assert!(!a.pushes().is_empty() && !a.localised.is_empty(), "{}", answer(&a));
+    assert!(
+        !a.pushes().is_empty() && !a.localised.is_empty(),
+        "{}",
+        answer(&a)
+    );
     assert!(a.localised.iter().any(|l| l.cause == Some(Cause::Routing)
         && l.cells.get("topic").map(String::as_str) == Some("billing")));
     // The counts shown are the real ones.
@@ -158,7 +165,14 @@ fn a_four_week_baseline_gives_the_answer_of_its_weekly_average() {
     let facts = facts(&convs, &cfg);
     let tz = chrono_tz::Europe::London;
     let four = Period::range(week(44).start_date(), week(48).start_date(), tz).unwrap();
-    let a = explain(facts.clone(), &cfg, &week(48), &week(47), Metric::HandoffRate).unwrap();
+    let a = explain(
+        facts.clone(),
+        &cfg,
+        &week(48),
+        &week(47),
+        Metric::HandoffRate,
+    )
+    .unwrap();
     let b = explain(facts, &cfg, &week(48), &four, Metric::HandoffRate).unwrap();
     assert_eq!(b.n_before, 4.0 * a.n_before);
     assert_eq!(answer(&a), answer(&b));

@@ -923,11 +923,12 @@ fn summarise(
         }
         let h = headline(0);
         let t = top(&o.email, None, h.change);
-        let lead = if subject.tree() { None } else { leads[0].as_ref() };
-        out.insert(
-            o.id.to_string(),
-            summary::sentence_with_lead(&h, t, lead),
-        );
+        let lead = if subject.tree() {
+            None
+        } else {
+            leads[0].as_ref()
+        };
+        out.insert(o.id.to_string(), summary::sentence_with_lead(&h, t, lead));
         covered.push(o.email.clone());
     }
     for p in pushes

@@ -458,11 +458,7 @@ mod tests {
                     0.1 * n
                 };
                 let k = vec![team.to_string(), ch.to_string()];
-                t.add(
-                    k.clone(),
-                    Side::Before,
-                    &Counts::binomial(n, vec![0.1 * n]),
-                );
+                t.add(k.clone(), Side::Before, &Counts::binomial(n, vec![0.1 * n]));
                 t.add(k, Side::After, &Counts::binomial(n, vec![after]));
             }
         }
@@ -486,7 +482,11 @@ mod tests {
     #[test]
     fn a_segment_that_moved_uniformly_is_named_whole() {
         // All of team Billing moved: team=Billing, not one of its channels.
-        let moved = [("Billing", "chat"), ("Billing", "email"), ("Billing", "phone")];
+        let moved = [
+            ("Billing", "chat"),
+            ("Billing", "email"),
+            ("Billing", "phone"),
+        ];
         let t = table(100.0, &moved);
         let f = localise(&t, 0, 30.0);
         assert_eq!(f.len(), 1, "{f:?}");
