@@ -1,12 +1,14 @@
 //! A/A: the same process in both weeks, many seeds. Nothing should be reported significant more
 //! often than the 5 % false-discovery rate allows.
 //!
-//! When every null hypothesis is true, the false-discovery rate equals the probability of any
-//! discovery at all, so Benjamini-Hochberg at 5 % should flag something in at most about 5 % of
-//! A/A runs. With 300 seeds, if the true rate were exactly 5 % the count of runs with any
-//! significant cell would be Binomial(300, 0.05): mean 15, sd 3.8, and P(count > 27) < 0.1 %.
-//! The test asserts count <= 27: a calibration problem (say, a rate above ~9 %) fails it, while
-//! a correct procedure passes except with odds below 1 in 1000 (and the seeds are fixed).
+//! With nothing changed, a cell can only be reported behind an open gate, and the gates (one
+//! Benjamini-Hochberg family over the branches) open in a given week with probability at most
+//! 5 % when every null is true (docs/explain.md, "Significance"). So at most about 5 % of A/A
+//! runs may flag anything. With 600 seeds, if the true rate were exactly 5 % the count of runs
+//! with any significant cell would be Binomial(600, 0.05): mean 30, sd 5.3, and
+//! P(count > 47) < 0.1 %. The test asserts count <= 47: a calibration problem (say, a rate above
+//! ~8 %) fails it, while a correct procedure passes except with odds below 1 in 1000 (and the
+//! seeds are fixed).
 //!
 //! Conversations are drawn one by one and counted into cells exactly as the polars aggregation
 //! counts facts (the worked example and CLI tests check that aggregation); doing it in plain Rust
@@ -70,7 +72,7 @@ fn any_significant(e: &Explanation) -> bool {
 
 #[test]
 fn a_a_runs_rarely_report_anything() {
-    let seeds = 300u64;
+    let seeds = 600u64;
     let mut flagged = 0;
     let mut cells = 0usize;
     let mut flagged_cells = 0usize;
@@ -102,7 +104,7 @@ fn a_a_runs_rarely_report_anything() {
         "A/A: {flagged} of {seeds} runs flagged something; {flagged_cells} of {cells} tested cells"
     );
     assert!(
-        flagged <= 27,
+        flagged <= 47,
         "{flagged} of {seeds} A/A runs reported a significant cell"
     );
     assert!(cells > seeds as usize * 50, "the runs must test many cells");

@@ -30,7 +30,7 @@ pub struct Args {
     #[arg(long, default_value_t = 8, value_name = "N")]
     pub weeks: u32,
     /// Conversations created per week (enough for the planted change to be significant).
-    #[arg(long, default_value_t = 6000, value_name = "N")]
+    #[arg(long, default_value_t = 3000, value_name = "N")]
     pub per_week: u32,
     /// Planted changes (see `baton generate --help`); default: billing conversations are
     /// misrouted 10 points more often from the start of the reported week. `none` for none.

@@ -24,6 +24,30 @@
 //!   to phone (a callback).
 //!
 //! Names are matched loosely (`team=account_security`, `topic=Password-Reset`).
+//!
+//! **What the delta is, exactly** (what `explain` then sees as the change of the branch rate in
+//! the scope, i.e. the share of the scope's resolved conversations whose *first* handoff has this
+//! cause):
+//!
+//! - `routing`: the misroute chance is the first draw of a conversation and a misroute is always
+//!   its first handoff, so the scope's routing-branch rate rises by `delta` for conversations
+//!   created from `DATE` on; in the first week the rise is `delta x s`, `s` the share of that
+//!   week's resolved conversations created on or after `DATE` (about 0.75 for a week starting on
+//!   `DATE`: some resolved that week were created the week before). `+10pp` on billing plants
+//!   about +7.5 points in billing's routing rate that week (`tests/generate.rs` checks it).
+//! - `skill`, `escalation`, `channel`: the delta is added to a per-stint chance after each
+//!   reply of a person, so it only reaches conversations that get to a person, and it only moves
+//!   the branch when that move is the conversation's *first* handoff. Conversations that Fin
+//!   (the AI agent) resolves never get there; those Fin hands over, or that were misrouted,
+//!   already have an earlier first handoff (escalation or routing); phone calls cannot move to
+//!   the phone; the top tier cannot escalate. The realised change of the branch rate in the
+//!   scope is therefore about `delta x s x e`, with `e` the share of the scope's conversations
+//!   whose first owner is a person and whose first stint ends without another handoff: for
+//!   `channel:channel=chat` about a fifth (three chats in four go to Fin first), so `+5pp`
+//!   moves chat's channel-branch rate by about 1 point; on skill, `s x e` is about 0.8 for team
+//!   Billing (`+10pp`: 10.5 % -> 18.5 % in a week at 4,000 a week, seed 2) and about 0.35 for
+//!   topic refund, which Fin often takes first (`+10pp`: 6.8 % -> 10.3 %). Plan sizes accordingly (the quality benchmark,
+//!   `benches/explain_quality.rs`, reports each plant's realised own z).
 
 use super::model::{Channel, Team, Topic};
 use crate::domain::Cause;

@@ -84,6 +84,18 @@ impl Counts {
         }
     }
 
+    /// Every sum multiplied by `k` (the cell read `k` times over: rates and shares unchanged).
+    pub fn scaled(&self, k: f64) -> Counts {
+        Counts {
+            units: self.units * k,
+            den: self.den * k,
+            num: self.num.iter().map(|x| x * k).collect(),
+            xx: self.xx * k,
+            yy: self.yy.iter().map(|x| x * k).collect(),
+            xy: self.xy.iter().map(|x| x * k).collect(),
+        }
+    }
+
     /// The rate of series `s`, None without denominator.
     pub fn rate(&self, s: usize) -> Option<f64> {
         (self.den > 0.0).then(|| self.num[s] / self.den)
@@ -148,6 +160,15 @@ impl CellTable {
             Side::Before => self.leaves[i].before.add(counts),
             Side::After => self.leaves[i].after.add(counts),
         }
+    }
+
+    /// The same table with every count of the period before multiplied by `k`.
+    pub fn scaled_before(&self, k: f64) -> CellTable {
+        let mut t = self.clone();
+        for l in &mut t.leaves {
+            l.before = l.before.scaled(k);
+        }
+        t
     }
 
     /// Totals of each period.

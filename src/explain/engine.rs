@@ -50,6 +50,9 @@ pub struct Policy {
     /// Rows per dimension before "everything else".
     pub max_drivers: usize,
     pub routing: Routing,
+    /// Dimensions whose segments are exploratory rather than pre-planned (agents): tested in
+    /// their own families behind the gate, never part of it.
+    pub exploratory: Vec<String>,
 }
 
 impl Policy {
@@ -59,6 +62,7 @@ impl Policy {
             fdr: cfg.explain.fdr,
             max_drivers: cfg.explain.max_drivers,
             routing: Routing::from_config(cfg),
+            exploratory: vec!["agent".to_string()],
         }
     }
 }
@@ -88,27 +92,52 @@ pub fn run(
         1 + subject.branches.len(),
         "one series per branch plus the measure"
     );
-    let totals = Totals::checked(table, subject)?;
+    // Window-length invariance: the period compared against is read at the explained period's
+    // volume (every count scaled by one factor), so a baseline of four weeks gives the same
+    // answer as its weekly average, and scaling it by any factor changes nothing.
+    let raw = Totals::checked(table, subject)?;
+    let scale = raw.after.units / raw.before.units;
+    let scaled;
+    let table = if scale.is_finite() && scale > 0.0 && scale != 1.0 {
+        scaled = table.scaled_before(scale);
+        &scaled
+    } else {
+        table
+    };
+    let mut totals = Totals::checked(table, subject)?;
+    totals.scale = if scale.is_finite() && scale > 0.0 {
+        scale
+    } else {
+        1.0
+    };
     let heads: Vec<Head> = (0..table.series)
         .map(|s| head(table.model, &totals.before, &totals.after, s))
         .collect();
 
-    // Cells: every segment of every dimension for every series, then the combinations where
-    // a change beyond noise concentrates.
+    // Cells: every segment of every dimension for every series.
     let segments = segments(table);
-    let combinations = combinations(table, policy, &heads);
-    let mut candidates = segment_candidates(table, &segments);
-    candidates.extend(combination_candidates(table, &combinations));
-
-    // Attribution of each cell to mix and rate, then one family of q-values over all tests.
+    let candidates = segment_candidates(table, &segments);
     let mut cells = attribute(table.model, policy, &totals, &candidates);
-    assign_significance(&mut cells, policy.fdr);
+
+    // Gatekeeping, level 1: which series changed at all (their own change, or a pre-planned
+    // segment), one family over the series.
+    let planned = planned_dimensions(table, policy);
+    let gates = gates(subject, policy, &heads, &cells, &planned);
+
+    // Localised combinations, only where the gate opened (searching noise finds noise), then
+    // level 2: one Benjamini-Hochberg family per series and dimension (and one for the
+    // localised cells of each series), a cell significant only behind an open gate.
+    let combinations = combinations(table, policy, &gates);
+    let combination_cells = combination_candidates(table, &combinations);
+    cells.extend(attribute(table.model, policy, &totals, &combination_cells));
+    assign_significance(&mut cells, &gates, policy.fdr);
 
     // What the tested cells say: where it concentrates, who hears about it, in which words,
     // and the ranked split of the measure and of each branch.
     let localised = localised(subject, &combinations, &cells);
     let pushes = route(subject, policy, &totals, &cells);
-    let summary = summarise(subject, policy, &heads, &pushes);
+    let leads = leads(subject, &totals, &heads, &cells, &planned);
+    let summary = summarise(subject, policy, &heads, &pushes, &leads);
 
     let measure = ranked_drivers(table, subject, policy, &cells, 0, heads[0].change);
     let branches = subject
@@ -128,8 +157,8 @@ pub fn run(
         ci: h.ci,
         z: h.z,
         significant: h.significant,
-        n_before: totals.before.den,
-        n_after: totals.after.den,
+        n_before: raw.before.den,
+        n_after: raw.after.den,
         dimensions: table.dimensions.clone(),
         drivers: measure.drivers,
         other: measure.other,
@@ -144,6 +173,8 @@ pub fn run(
 struct Totals {
     before: Counts,
     after: Counts,
+    /// The factor the period before was scaled by (its counts shown divided by it).
+    scale: f64,
 }
 
 impl Totals {
@@ -159,7 +190,11 @@ impl Totals {
                 });
             }
         }
-        Ok(Totals { before, after })
+        Ok(Totals {
+            before,
+            after,
+            scale: 1.0,
+        })
     }
 }
 
@@ -227,9 +262,9 @@ struct Combination {
 
 /// The localised combinations of every series whose change is beyond noise (searching noise
 /// finds noise).
-fn combinations(table: &CellTable, policy: &Policy, heads: &[Head]) -> Vec<Combination> {
+fn combinations(table: &CellTable, policy: &Policy, gates: &[Gate]) -> Vec<Combination> {
     (0..table.series)
-        .filter(|&s| heads[s].significant)
+        .filter(|&s| gates[s].open)
         .flat_map(|s| {
             localise::localise(table, s, policy.min_segment_size)
                 .into_iter()
@@ -394,7 +429,7 @@ fn tested_cells(model: Model, min: f64, c: &Candidate, totals: &Totals) -> Optio
         split: sp.clone(),
         note: note_for(effect, &assess),
         assess,
-        n: (b.den, a.den),
+        n: (b.den / totals.scale, a.den),
         wilson: match model {
             Model::Binomial => (
                 stats::wilson(b.num[s], b.den).map(|(l, u)| [l, u]),
@@ -413,22 +448,122 @@ fn tested_cells(model: Model, min: f64, c: &Candidate, totals: &Totals) -> Optio
     ])
 }
 
-// ---- Significance ---------------------------------------------------------------------------
+// ---- Significance: gatekeeping, then one family per dimension --------------------------------
 
-/// One Benjamini-Hochberg family over every tested cell large enough to count (segments and
-/// combinations of every series alike), so the false-discovery rate holds for the whole
-/// explanation.
-fn assign_significance(cells: &mut [Cell], fdr: f64) {
-    let family: Vec<usize> = (0..cells.len())
-        .filter(|&i| cells[i].assess.eligible && cells[i].assess.p.is_some())
+/// A dimension with more segments than this is exploratory, whatever its name.
+pub const MAX_PLANNED_SEGMENTS: usize = 50;
+
+/// Whether each dimension is pre-planned (teams, topics, channels) rather than exploratory
+/// (agents, or any dimension with more than [`MAX_PLANNED_SEGMENTS`] values).
+fn planned_dimensions(table: &CellTable, policy: &Policy) -> Vec<bool> {
+    (0..table.dimensions.len())
+        .map(|di| {
+            let name = &table.dimensions[di];
+            let mut values: Vec<&str> = table.leaves.iter().map(|l| l.keys[di].as_str()).collect();
+            values.sort_unstable();
+            values.dedup();
+            !policy.exploratory.iter().any(|e| e == name) && values.len() <= MAX_PLANNED_SEGMENTS
+        })
+        .collect()
+}
+
+/// The level-1 test of one series: did it change at all?
+#[derive(Debug, Clone, Copy)]
+struct Gate {
+    /// Adjusted over the level-1 family.
+    q: f64,
+    /// `q` below the false-discovery rate: the series' cells may be called significant.
+    open: bool,
+}
+
+/// Simes' combination of two p-values (valid for positively dependent tests, and at most twice
+/// the smaller one in any case).
+fn simes2(a: f64, b: f64) -> f64 {
+    (2.0 * a.min(b)).min(a.max(b)).min(1.0)
+}
+
+/// Level 1 of the hierarchy. The hypothesis of series `s` is "nothing changed in it": neither
+/// its overall rate nor any pre-planned segment. Its p-value combines (Simes) the test of its
+/// own change with the smallest p-value of its pre-planned segments times their number
+/// (Bonferroni), so a change spread over the branch and one concentrated in a segment both open
+/// it. The series routed to owners (the branches of a tree; the measure without one) form one
+/// Benjamini-Hochberg family; under the complete null (nothing changed anywhere) the chance that
+/// any gate opens, and so that anything at all is reported, is at most the false-discovery rate.
+/// For a tree, the measure's own cells (sums of the branches') are gated by the smallest
+/// branch q: the measure changed exactly when some branch did.
+fn gates(
+    subject: &Subject,
+    policy: &Policy,
+    heads: &[Head],
+    cells: &[Cell],
+    planned: &[bool],
+) -> Vec<Gate> {
+    let n = heads.len();
+    let p: Vec<f64> = (0..n)
+        .map(|s| {
+            let head = heads[s].z.map(stats::p_two_sided).unwrap_or(1.0);
+            let mine: Vec<f64> = cells
+                .iter()
+                .filter(|c| {
+                    c.series == s
+                        && c.assess.eligible
+                        && matches!(c.origin, Origin::Dimension(d) if planned[d])
+                })
+                .filter_map(|c| c.assess.p)
+                .collect();
+            let min = mine.iter().copied().fold(1.0f64, f64::min);
+            let segments = (min * mine.len().max(1) as f64).min(1.0);
+            simes2(head, segments)
+        })
         .collect();
-    let ps: Vec<f64> = family
-        .iter()
-        .map(|&i| cells[i].assess.p.unwrap_or(1.0))
-        .collect();
-    for (&i, q) in family.iter().zip(stats::bh_qvalues(&ps)) {
-        cells[i].q = Some(q);
-        cells[i].significant = q < fdr;
+    let level1: Vec<usize> = if subject.tree() {
+        (1..n).collect()
+    } else {
+        vec![0]
+    };
+    let mut q = vec![1.0; n];
+    let ps: Vec<f64> = level1.iter().map(|&s| p[s]).collect();
+    for (&s, qs) in level1.iter().zip(stats::bh_qvalues(&ps)) {
+        q[s] = qs;
+    }
+    if subject.tree() {
+        q[0] = level1.iter().map(|&s| q[s]).fold(1.0, f64::min);
+    }
+    q.into_iter()
+        .map(|q| Gate {
+            q,
+            open: q < policy.fdr,
+        })
+        .collect()
+}
+
+/// Level 2: behind each open gate, one Benjamini-Hochberg family per dimension of the series
+/// (pre-planned dimensions one each; exploratory ones such as agents one each) and one for the
+/// series' localised cells (whose combinations are already corrected for the search). A cell's
+/// q is the larger of its family's q and its gate's q, so it is significant exactly when its
+/// gate is open and it passes within its family. Cells below the minimum size take no part.
+fn assign_significance(cells: &mut [Cell], gates: &[Gate], fdr: f64) {
+    let mut families: BTreeMap<(usize, Option<usize>), Vec<usize>> = BTreeMap::new();
+    for (i, c) in cells.iter().enumerate() {
+        if !(c.assess.eligible && c.assess.p.is_some()) {
+            continue;
+        }
+        let family = match c.origin {
+            Origin::Dimension(d) => Some(d),
+            Origin::Localised(_) => None,
+        };
+        families.entry((c.series, family)).or_default().push(i);
+    }
+    for ((series, _), members) in families {
+        let ps: Vec<f64> = members
+            .iter()
+            .map(|&i| cells[i].assess.p.unwrap_or(1.0))
+            .collect();
+        let gate = gates[series];
+        for (&i, q) in members.iter().zip(stats::bh_qvalues(&ps)) {
+            cells[i].q = Some(q.max(gate.q));
+            cells[i].significant = gate.open && q < fdr;
+        }
     }
 }
 
@@ -648,6 +783,54 @@ fn branches(
         .collect()
 }
 
+// ---- Leads: where most of a change sits when nothing passes the checks -----------------------
+
+/// A lead must be this clear of noise on its own (|z|), ...
+pub const LEAD_Z: f64 = 3.0;
+/// ... carry at least this share of its series' change, in the same direction ...
+pub const LEAD_SHARE: f64 = 0.5;
+/// ... in a series whose own change has at most this p-value.
+pub const LEAD_SERIES_P: f64 = 0.25;
+
+/// Per series: the pre-planned segment effect that carries most of the change when its own test
+/// is clear of noise but not significant after the hierarchy (the change is then named as a
+/// lead, never pushed or flagged).
+fn leads(
+    subject: &Subject,
+    totals: &Totals,
+    heads: &[Head],
+    cells: &[Cell],
+    planned: &[bool],
+) -> Vec<Option<summary::Lead>> {
+    (0..heads.len())
+        .map(|s| {
+            let h = &heads[s];
+            let p = h.z.map(stats::p_two_sided).unwrap_or(1.0);
+            if h.change == 0.0 || p > LEAD_SERIES_P {
+                return None;
+            }
+            cells
+                .iter()
+                .filter(|c| {
+                    c.series == s
+                        && c.assess.eligible
+                        && matches!(c.origin, Origin::Dimension(d) if planned[d])
+                        && c.assess.z.is_some_and(|z| z.abs() >= LEAD_Z)
+                        && c.assess.contribution / h.change >= LEAD_SHARE
+                })
+                .max_by(|a, b| {
+                    let z = |c: &Cell| c.assess.z.unwrap_or(0.0).abs();
+                    z(a).total_cmp(&z(b))
+                })
+                .map(|c| summary::Lead {
+                    what: what(subject, totals, c, subject.branch(s)),
+                    contribution: c.assess.contribution,
+                    z: c.assess.z.unwrap_or(0.0),
+                })
+        })
+        .collect()
+}
+
 // ---- Summaries ------------------------------------------------------------------------------
 
 /// One sentence per owner: branch owners about their branch, the mix owner (and, without a
@@ -657,6 +840,7 @@ fn summarise(
     policy: &Policy,
     heads: &[Head],
     pushes: &[Push],
+    leads: &[Option<summary::Lead>],
 ) -> BTreeMap<String, String> {
     let percent = subject.percent;
     let mut out = BTreeMap::new();
@@ -674,7 +858,8 @@ fn summarise(
             percent,
         }
     };
-    // The owner's largest push in this series, in the direction of its change; a localised
+    // The owner's largest push in this series, in the direction of its change (pushes within
+    // 5 % of the largest count as tied and the strongest evidence, |z|, wins); a localised
     // combination (the most specific answer) wins if it carries at least 80 % of that.
     let top = |email: &str, branch: Option<Cause>, change: f64| {
         let mine: Vec<&Push> = pushes
@@ -686,7 +871,13 @@ fn summarise(
                     && p.change * change > 0.0
             })
             .collect();
-        let best = mine.first().copied()?;
+        let largest = mine.first().copied()?;
+        let best = mine
+            .iter()
+            .copied()
+            .filter(|p| p.change.abs() >= 0.95 * largest.change.abs())
+            .max_by(|a, b| a.z.abs().total_cmp(&b.z.abs()))
+            .unwrap_or(largest);
         mine.iter()
             .copied()
             .find(|p| p.key.is_combination() && p.change.abs() >= 0.8 * best.change.abs())
@@ -709,7 +900,10 @@ fn summarise(
             .unwrap_or(i + 1);
         let h = headline(s);
         let t = top(&owner.email, Some(subject.branches[s - 1]), h.change);
-        out.insert(owner.id.to_string(), summary::sentence(&h, t));
+        out.insert(
+            owner.id.to_string(),
+            summary::sentence_with_lead(&h, t, leads[s].as_ref()),
+        );
         covered.push(owner.email.clone());
     }
     let mut measure_owners = vec![policy.routing.mix_owner().clone()];
@@ -729,7 +923,12 @@ fn summarise(
         }
         let h = headline(0);
         let t = top(&o.email, None, h.change);
-        out.insert(o.id.to_string(), summary::sentence(&h, t));
+        let lead = if subject.tree() {
+            None
+        } else {
+            leads[0].as_ref()
+        };
+        out.insert(o.id.to_string(), summary::sentence_with_lead(&h, t, lead));
         covered.push(o.email.clone());
     }
     for p in pushes

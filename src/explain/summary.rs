@@ -71,6 +71,43 @@ fn ci_text(ci: Option<[f64; 2]>, percent: bool) -> String {
     }
 }
 
+/// A pre-planned segment that carries most of a change without being significant once every
+/// segment is counted: named as a lead, never as a driver.
+pub(crate) struct Lead {
+    /// The segment in words ("a higher routing handoff rate in topic billing").
+    pub what: String,
+    pub contribution: f64,
+    pub z: f64,
+}
+
+/// "Routing handoffs rose 3.1 points (95 % CI 2.2 to 4.0): 80 % of it is ...".
+/// `top` is the owner's largest significant push in the same direction as the change; without
+/// one, `lead` (if any) is named as a lead.
+pub(crate) fn sentence_with_lead(h: &Headline, top: Option<&Push>, lead: Option<&Lead>) -> String {
+    let s = sentence(h, top);
+    let (Some(l), None) = (lead, top) else {
+        return s;
+    };
+    if h.change == 0.0 {
+        return s;
+    }
+    let share = 100.0 * l.contribution / h.change;
+    let stem = s
+        .trim_end_matches(": no single segment stands out; the change is spread thinly.")
+        .trim_end_matches(", within normal week-to-week variation.");
+    format!(
+        "{stem}{}; {share:.0} % of it is {} (z = {:.1}), a lead to check rather than a finding: \
+         not significant once every segment is counted.",
+        if h.significant {
+            ""
+        } else {
+            ", within normal week-to-week variation"
+        },
+        l.what,
+        l.z
+    )
+}
+
 /// "Routing handoffs rose 3.1 points (95 % CI 2.2 to 4.0): 80 % of it is ...".
 /// `top` is the owner's largest significant push in the same direction as the change.
 pub(crate) fn sentence(h: &Headline, top: Option<&Push>) -> String {
