@@ -4,36 +4,11 @@
 
 mod deliver_support;
 
-use baton::config::{Config, DeliveryMode, SourceConfig, SourceFormat};
 use baton::deliver::Outcome;
-use baton::demo::{generate_frame, GenerateOptions};
 use baton::domain::{Period, ReportKind};
-use baton::ingest::{normalise, write_canonical};
 use baton::run::{run_report, RunError, RunRequest, Trigger};
 use baton::store::{RunState, Store};
 use deliver_support::*;
-
-fn config(dir: &std::path::Path, server: &Server) -> (Config, Period) {
-    let mut cfg = Config::embedded().unwrap();
-    let period = Period::parse("2026-W46", cfg.tz(), chrono::Utc::now()).unwrap();
-    let mut opts = GenerateOptions::ending(period.end_date(), cfg.tz());
-    opts.weeks = 3;
-    opts.per_week = 300;
-    let events = normalise(generate_frame(&opts).unwrap(), &Default::default(), None)
-        .unwrap()
-        .events;
-    let mut csv = Vec::new();
-    write_canonical(&events, SourceFormat::Csv, &mut csv).unwrap();
-    let path = dir.join("events.csv");
-    std::fs::write(&path, csv).unwrap();
-    let url = reqwest::Url::from_file_path(&path).unwrap();
-    cfg.sources
-        .insert("export".into(), SourceConfig::canonical(url.as_str()));
-    cfg.delivery.mode = DeliveryMode::Smtp;
-    cfg.delivery.abandoned_after_secs = 1;
-    cfg.smtp = Some(smtp(server.addr));
-    (cfg, period)
-}
 
 fn request(period: &Period) -> RunRequest {
     RunRequest {
@@ -52,7 +27,7 @@ fn request(period: &Period) -> RunRequest {
 async fn a_report_too_big_for_one_owner_fails_only_for_that_owner() {
     let server = Server::start(Script::default());
     let dir = tempfile::tempdir().unwrap();
-    let (mut cfg, period) = config(dir.path(), &server);
+    let (mut cfg, period) = export_config(dir.path(), &server, 300);
     // An operator's 120 KB lever: Enablement's HTML cannot fit whatever is cut.
     cfg.tree
         .get_mut(&baton::domain::Cause::Skill)
@@ -83,7 +58,7 @@ async fn a_setup_error_fails_the_run_with_what_went_out_counted() {
         ..Default::default()
     });
     let dir = tempfile::tempdir().unwrap();
-    let (mut cfg, period) = config(dir.path(), &server);
+    let (mut cfg, period) = export_config(dir.path(), &server, 300);
     let secret = "run-level-secret-Qx9";
     std::env::set_var("BATON_TEST_RUN_PW", secret);
     let smtp = cfg.smtp.as_mut().unwrap();

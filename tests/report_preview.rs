@@ -4,11 +4,9 @@
 
 mod deliver_support;
 
-use baton::config::{Config, DeliveryMode, SourceConfig, SourceFormat};
+use baton::config::Config;
 use baton::deliver::DeliveryKey;
-use baton::demo::{generate_frame, GenerateOptions};
 use baton::domain::{Period, ReportKind};
-use baton::ingest::{normalise, write_canonical};
 use baton::run::{run_report, Recipients, RunRequest, Trigger};
 use baton::store::{DeliveryState, Store};
 use deliver_support::*;
@@ -16,28 +14,6 @@ use mail_parser::MessageParser;
 use std::path::{Path, PathBuf};
 
 const TESTER: &str = "tester@example.org";
-
-fn config(dir: &Path, server: &Server) -> (Config, Period) {
-    let mut cfg = Config::embedded().unwrap();
-    let period = Period::parse("2026-W46", cfg.tz(), chrono::Utc::now()).unwrap();
-    let mut opts = GenerateOptions::ending(period.end_date(), cfg.tz());
-    opts.weeks = 3;
-    opts.per_week = 200;
-    let events = normalise(generate_frame(&opts).unwrap(), &Default::default(), None)
-        .unwrap()
-        .events;
-    let mut csv = Vec::new();
-    write_canonical(&events, SourceFormat::Csv, &mut csv).unwrap();
-    let path = dir.join("events.csv");
-    std::fs::write(&path, csv).unwrap();
-    let url = reqwest::Url::from_file_path(&path).unwrap();
-    cfg.sources
-        .insert("export".into(), SourceConfig::canonical(url.as_str()));
-    cfg.delivery.mode = DeliveryMode::Smtp;
-    cfg.delivery.abandoned_after_secs = 1;
-    cfg.smtp = Some(smtp(server.addr));
-    (cfg, period)
-}
 
 fn request(period: &Period, recipients: Recipients, outbox: Option<PathBuf>) -> RunRequest {
     let dry_run = recipients.preview.is_some();
@@ -92,7 +68,7 @@ async fn real_run_sends_one_each(cfg: &Config, store: &Store, period: &Period, s
 async fn a_test_send_to_an_outbox_does_not_consume_the_real_send() {
     let server = Server::start(Script::default());
     let dir = tempfile::tempdir().unwrap();
-    let (cfg, period) = config(dir.path(), &server);
+    let (cfg, period) = export_config(dir.path(), &server, 200);
     let store = Store::open(&dir.path().join("baton.db")).unwrap();
     let outbox = dir.path().join("outbox");
     let test = Recipients {
@@ -132,7 +108,7 @@ async fn a_test_send_to_an_outbox_does_not_consume_the_real_send() {
 async fn test_sends_over_smtp_go_to_the_tester_every_time_and_never_to_owners() {
     let server = Server::start(Script::default());
     let dir = tempfile::tempdir().unwrap();
-    let (cfg, period) = config(dir.path(), &server);
+    let (cfg, period) = export_config(dir.path(), &server, 200);
     let store = Store::open(&dir.path().join("baton.db")).unwrap();
     // One selected owner, by id.
     let test = || Recipients {
@@ -173,7 +149,7 @@ async fn test_sends_over_smtp_go_to_the_tester_every_time_and_never_to_owners() 
 async fn a_preview_writes_files_sends_nothing_and_leaves_the_ledger_alone() {
     let server = Server::start(Script::default());
     let dir = tempfile::tempdir().unwrap();
-    let (cfg, period) = config(dir.path(), &server);
+    let (cfg, period) = export_config(dir.path(), &server, 200);
     let store = Store::open(&dir.path().join("baton.db")).unwrap();
     let preview = dir.path().join("preview");
     let r = Recipients {
@@ -197,7 +173,7 @@ async fn a_preview_writes_files_sends_nothing_and_leaves_the_ledger_alone() {
 async fn force_sends_a_delivered_period_again_with_the_same_message_id() {
     let server = Server::start(Script::default());
     let dir = tempfile::tempdir().unwrap();
-    let (cfg, period) = config(dir.path(), &server);
+    let (cfg, period) = export_config(dir.path(), &server, 200);
     let store = Store::open(&dir.path().join("baton.db")).unwrap();
     real_run_sends_one_each(&cfg, &store, &period, &server).await;
     let again = run_report(&cfg, &store, &request(&period, Recipients::default(), None))

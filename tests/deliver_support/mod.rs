@@ -379,3 +379,34 @@ pub fn messages() -> Vec<Outgoing> {
         })
         .collect()
 }
+
+/// The embedded config with a generated export of `per_week` conversations a week (three
+/// weeks ending with 2026-W46) in a file under `dir` as its only source, delivering over SMTP
+/// to `server`: a whole report run for `run_report`.
+#[allow(dead_code)] // not every test file that includes this module runs whole reports
+pub fn export_config(dir: &std::path::Path, server: &Server, per_week: u32) -> (Config, Period) {
+    use baton::config::{DeliveryMode, SourceConfig, SourceFormat};
+    let mut cfg = Config::embedded().unwrap();
+    let period = Period::parse("2026-W46", cfg.tz(), chrono::Utc::now()).unwrap();
+    let mut opts = baton::demo::GenerateOptions::ending(period.end_date(), cfg.tz());
+    opts.weeks = 3;
+    opts.per_week = per_week;
+    let events = baton::ingest::normalise(
+        baton::demo::generate_frame(&opts).unwrap(),
+        &Default::default(),
+        None,
+    )
+    .unwrap()
+    .events;
+    let mut csv = Vec::new();
+    baton::ingest::write_canonical(&events, SourceFormat::Csv, &mut csv).unwrap();
+    let path = dir.join("events.csv");
+    std::fs::write(&path, csv).unwrap();
+    let url = reqwest::Url::from_file_path(&path).unwrap();
+    cfg.sources
+        .insert("export".into(), SourceConfig::canonical(url.as_str()));
+    cfg.delivery.mode = DeliveryMode::Smtp;
+    cfg.delivery.abandoned_after_secs = 1;
+    cfg.smtp = Some(smtp(server.addr));
+    (cfg, period)
+}
