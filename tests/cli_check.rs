@@ -85,3 +85,43 @@ fn a_bad_period_is_a_usage_error() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("soon"), "{err}");
 }
+
+/// `--format json`: what was checked (owners with their branches, sources, schedules), and on
+/// a bad file the same object with `ok: false`, the file and the key, exit 2.
+#[test]
+fn check_as_json_lists_what_it_checked_and_names_the_key_on_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = baton(&["check", "--format", "json"], dir.path());
+    assert_eq!(code, 0, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["schema_version"], 1);
+    assert_eq!(j["ok"], true);
+    assert_eq!(j["templates"], "embedded");
+    // The four branch owners of config/baton.toml's [tree], each with its own branch.
+    let owners = j["owners"].as_array().unwrap();
+    assert_eq!(owners.len(), 4);
+    let mut branches: Vec<String> = owners
+        .iter()
+        .flat_map(|o| o["branches"].as_array().unwrap().clone())
+        .map(|b| b.as_str().unwrap().to_string())
+        .collect();
+    branches.sort();
+    assert_eq!(branches, ["channel", "escalation", "routing", "skill"]);
+    assert!(j["error"].is_null());
+
+    let path = dir.path().join("my.toml");
+    std::fs::write(&path, DEFAULT.replace("fdr = 0.05", "fdr = 1.5")).unwrap();
+    let (code, out, err) = baton(
+        &["check", "--config", "my.toml", "--format", "json"],
+        dir.path(),
+    );
+    assert_eq!(code, 2, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["ok"], false);
+    assert_eq!(j["error"]["file"], "my.toml");
+    assert_eq!(j["error"]["key"], "explain.fdr");
+    assert!(
+        err.contains("explain.fdr"),
+        "the message still goes to stderr: {err}"
+    );
+}

@@ -125,20 +125,54 @@ fn json_outputs_carry_a_schema_version_and_are_documented() {
     assert_eq!(code, 0, "{err}");
     let doc = include_str!("../docs/json.md");
     let documented = |key: &str| doc.contains(&format!("`{key}`"));
-    for cmd in ["metrics", "explain"] {
-        let (code, out, err) = baton(
-            &[
-                cmd,
-                "--input",
-                export.to_str().unwrap(),
+    // A config whose one source is the export (the store lands in the working folder), an
+    // outbox for the run.
+    let cfg = dir.path().join("baton.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{}\n[sources.helpdesk]\nkind = \"canonical\"\nurl = \"file://{}\"\n",
+            baton::config::EMBEDDED_DEFAULT,
+            export.display()
+        ),
+    )
+    .unwrap();
+    let (cfg_s, export_s) = (cfg.to_str().unwrap(), export.to_str().unwrap());
+    let pulled = dir.path().join("pulled.csv");
+    let outbox = dir.path().join("outbox");
+    let with_input = ["--input", export_s, "--period", "2026-W47"];
+    let commands: [(&str, Vec<&str>); 5] = [
+        ("metrics", with_input.to_vec()),
+        ("explain", with_input.to_vec()),
+        (
+            "run",
+            vec![
+                "--config",
+                cfg_s,
                 "--period",
                 "2026-W47",
-                "--format",
-                "json",
+                "--outbox",
+                outbox.to_str().unwrap(),
             ],
-            dir.path(),
-            &[],
-        );
+        ),
+        (
+            "pull",
+            vec![
+                "--config",
+                cfg_s,
+                "--period",
+                "2026-W47",
+                "--out",
+                pulled.to_str().unwrap(),
+            ],
+        ),
+        ("check", vec!["--config", cfg_s]),
+    ];
+    for (cmd, args) in commands {
+        let mut argv = vec![cmd];
+        argv.extend(args);
+        argv.extend(["--format", "json"]);
+        let (code, out, err) = baton(&argv, dir.path(), &[]);
         assert_eq!(code, 0, "{cmd}: {err}");
         let j: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(j["schema_version"], 1, "{cmd}");

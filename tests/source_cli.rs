@@ -84,3 +84,146 @@ async fn baton_pull_writes_the_pulled_events() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("sources: helpdesk"));
 }
+
+fn baton(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// `pull --period P` writes what a report on P reads, so `metrics` on that file equals
+/// `metrics` on the source itself (docs/sources.md, "The window a report reads"); the window
+/// is from the first trend week less `history_days` to P's end, whatever the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_period_writes_the_window_a_report_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export.csv");
+    let export_s = export.to_str().unwrap().to_string();
+    // 18 weeks to 2026-11-30: events well before the window of 2026-W46 and after its end.
+    let gen = tokio::task::spawn_blocking(move || {
+        baton(&[
+            "generate",
+            "--weeks",
+            "18",
+            "--per-week",
+            "250",
+            "--end",
+            "2026-11-30",
+            "--seed",
+            "3",
+            "--out",
+            &export_s,
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    let body = std::fs::read(&export).unwrap();
+    let addr = serve(Router::new().route(
+        "/events.csv",
+        get(move || {
+            let body = body.clone();
+            async move { body }
+        }),
+    ))
+    .await;
+    let url = format!("http://{addr}/events.csv");
+    let cfg = dir.path().join("baton.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{}\n[sources.helpdesk]\nkind = \"canonical\"\nurl = \"{url}\"\n",
+            baton::config::EMBEDDED_DEFAULT
+        ),
+    )
+    .unwrap();
+    let pulled = dir.path().join("w46.csv");
+    let (cfg_s, pulled_s) = (
+        cfg.to_str().unwrap().to_string(),
+        pulled.to_str().unwrap().to_string(),
+    );
+    let outs = tokio::task::spawn_blocking(move || {
+        let pull = baton(&[
+            "pull", "--config", &cfg_s, "--period", "2026-W46", "--out", &pulled_s, "--format",
+            "json",
+        ]);
+        let period = ["--period", "2026-W46", "--format", "json"];
+        let from = |input: &[&str]| {
+            let mut a = vec!["metrics", "--config", &cfg_s];
+            a.extend_from_slice(input);
+            a.extend_from_slice(&period);
+            baton(&a)
+        };
+        (
+            pull,
+            from(&["--source", "helpdesk"]),
+            from(&["--input", &url]),
+            from(&["--input", &pulled_s]),
+        )
+    })
+    .await
+    .unwrap();
+    let (pull, by_source, by_url, by_file) = outs;
+    for o in [&pull, &by_source, &by_url, &by_file] {
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    // The file holds exactly the window, worked by hand from the defaults (Europe/London):
+    // 2026-W46 ends 2026-11-16 00:00 GMT; the 8-week trend starts 2026-09-21 00:00 BST
+    // (2026-09-20T23:00Z), less 28 days of history: 2026-08-23T23:00Z.
+    let all = baton::ingest::read_canonical(
+        &std::fs::read(&export).unwrap(),
+        baton::config::SourceFormat::Csv,
+        &Default::default(),
+        None,
+    )
+    .unwrap();
+    let cut = baton::ingest::read_canonical(
+        &std::fs::read(&pulled).unwrap(),
+        baton::config::SourceFormat::Csv,
+        &Default::default(),
+        None,
+    )
+    .unwrap();
+    let in_window: Vec<String> = lines(&all.events)
+        .into_iter()
+        .filter(|l| {
+            let at = l.split('|').nth(1).unwrap();
+            ("2026-08-23T23:00:00Z".."2026-11-16T00:00:00Z").contains(&at)
+        })
+        .collect();
+    assert!(
+        in_window.len() < all.events.height(),
+        "the export must reach outside"
+    );
+    assert!(lines(&all.events)
+        .iter()
+        .any(|l| l.split('|').nth(1).unwrap() < "2026-08-23T23:00:00Z"));
+    assert_eq!(lines(&cut.events), in_window);
+    // The summary says the same.
+    let summary: serde_json::Value = serde_json::from_slice(&pull.stdout).unwrap();
+    assert_eq!(summary["window"]["start"], "2026-08-23T23:00:00+00:00");
+    assert_eq!(summary["window"]["end"], "2026-11-16T00:00:00+00:00");
+    assert_eq!(
+        summary["events"].as_u64().unwrap() as usize,
+        in_window.len()
+    );
+    assert_eq!(
+        summary["outside_window"].as_u64().unwrap() as usize,
+        all.events.height() - in_window.len()
+    );
+
+    // The same numbers from the source, the whole export and the pulled file.
+    let json = |o: &std::process::Output| -> serde_json::Value {
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let (a, b, c) = (json(&by_source), json(&by_url), json(&by_file));
+    assert!(a["overall"]["conversations"].as_u64().unwrap() > 100);
+    assert_eq!(a, b);
+    assert_eq!(a, c);
+}

@@ -8,6 +8,14 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<Config> {
     Ok(Config::load_or_default(path)?)
 }
 
+/// `--format` of the commands that print a result: a terminal table, or one JSON object on
+/// stdout (the contracts of docs/json.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
 /// Progress bars only when a person is watching.
 pub fn on_terminal() -> bool {
     std::io::IsTerminal::is_terminal(&std::io::stderr())

@@ -5,7 +5,7 @@
 //! (`--numerator --denominator --dims`, periods from `--period-column` or two files
 //! `--input` (after) and `--input-vs` (before)).
 
-use super::common::{load_config, on_terminal, Spinner};
+use super::common::{load_config, on_terminal, Format, Spinner};
 use super::UsageError;
 use crate::config::Config;
 use crate::domain::Period;
@@ -18,12 +18,6 @@ use crate::source::{PullOptions, PullWindow};
 use chrono::Utc;
 use polars::prelude::*;
 use std::path::PathBuf;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 /// Arguments of `baton explain`.
 #[derive(Debug, Clone, clap::Args)]
@@ -118,7 +112,9 @@ async fn handoffs(args: &Args, cfg: &Config) -> anyhow::Result<Explanation> {
         cache_dir: None,
         progress: on_terminal(),
     };
-    let pulled = steps::pull(
+    // The whole export first: the default period comes from its span. Then the same window
+    // cut as every other source (docs/sources.md, "The window a report reads").
+    let mut pulled = steps::pull(
         cfg,
         &Input::Export(args.input.clone()),
         &PullWindow::everything(),
@@ -136,6 +132,8 @@ async fn handoffs(args: &Args, cfg: &Config) -> anyhow::Result<Explanation> {
         Some(p) => Period::parse(p, tz, now)?,
         None => period.previous(),
     };
+    let window = PullWindow::for_comparison(&period, &vs, &cfg.report);
+    pulled.ingested.retain_window(window.start, window.end)?;
     let spinner = Spinner::start("computing conversation facts");
     let facts = steps::facts(&pulled.ingested, cfg).await?;
     spinner.step("explaining the change");

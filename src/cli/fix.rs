@@ -2,7 +2,7 @@
 //! store with who added them and when; `[[fixes]]` in the config declares fixes too, and a
 //! declaration there wins over a stored fix with the same id.
 
-use super::common::load_config;
+use super::common::{load_config, Format};
 use super::UsageError;
 use crate::config::{valid_fix_id, Config, Expect, Fix, FixScope, FixState};
 use crate::domain::Cause;
@@ -10,12 +10,6 @@ use crate::store::Store;
 use crate::verify::{registry, Origin, RegisteredFix};
 use chrono::NaiveDate;
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 /// Where the registry is: the config and the store.
 #[derive(Debug, Clone, clap::Args)]

@@ -1,18 +1,12 @@
 //! `baton metrics`: every measure of METRICS.md for a period, as a table or JSON.
 
-use super::common::{load_config, on_terminal, Spinner};
+use super::common::{load_config, on_terminal, Format, Spinner};
 use crate::domain::Period;
 use crate::metrics::render_table;
 use crate::run::{steps, Input, MeasuresRequest};
 use crate::source::{PullOptions, PullWindow};
 use anyhow::Context;
 use std::path::PathBuf;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 /// Arguments of `baton metrics`.
 #[derive(Debug, clap::Args)]
@@ -51,7 +45,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         (None, Some(name)) => Input::Source(name.clone()),
         (None, None) => unreachable!("clap requires one"),
     };
-    let window = PullWindow::for_report(&period, cfg.report.trend_weeks);
+    let window = PullWindow::for_report(&period, &cfg.report);
     let opts = PullOptions {
         cache_dir: None,
         progress: on_terminal(),

@@ -1,6 +1,7 @@
 //! `baton pull`: pull configured sources and write the canonical events they gave.
 
-use super::common::{format_for, load_config};
+use super::common::{format_for, load_config, Format};
+use super::UsageError;
 use crate::domain::Period;
 use crate::ingest::write_canonical;
 use crate::run::{steps, Input};
@@ -22,13 +23,19 @@ pub struct Args {
     /// The source to pull (`[sources.NAME]`); default every configured source.
     #[arg(long, value_name = "NAME")]
     pub source: Option<String>,
-    /// Only events of this period (ISO week 2026-W46, 2026-11-09..2026-11-16, last-week);
+    /// Only the events a report on this period reads (ISO week 2026-W46,
+    /// 2026-11-09..2026-11-16, last-week): from the first trend week less
+    /// `[report] history_days` to the period's end, the same window for every kind of source;
     /// default everything the source has.
     #[arg(long, value_name = "PERIOD")]
     pub period: Option<String>,
     /// Where to write the events (.csv, .jsonl or .parquet); default CSV on stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// What to print on stdout: a summary for people on stderr (`table`), or one JSON object
+    /// on stdout (docs/json.md), which needs --out for the events.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
     /// Keep pulled pages here so a rerun or an interrupted pull does not pull them again.
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -38,6 +45,13 @@ pub struct Args {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let cfg = load_config(args.config.as_deref())?;
+    if args.format == Format::Json && args.out.is_none() {
+        return Err(UsageError(
+            "--format json prints the pull's summary on stdout: give --out FILE for the events"
+                .into(),
+        )
+        .into());
+    }
     let input = match &args.source {
         Some(n) => Input::Source(n.clone()),
         None => Input::Configured,
@@ -45,10 +59,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let window = match &args.period {
         Some(p) => {
             let period = Period::parse(p, cfg.tz(), chrono::Utc::now())?;
-            PullWindow {
-                start: period.start_utc(),
-                end: period.end_utc(),
-            }
+            PullWindow::for_report(&period, &cfg.report)
         }
         None => PullWindow::everything(),
     };
@@ -80,6 +91,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             w.flush()
                 .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("wrote {} events to {}", all.events.height(), path.display());
+            if args.format == Format::Json {
+                let json = crate::run::PullJson::new(&pulled, &window, path);
+                println!("{}", serde_json::to_string_pretty(&json)?);
+            }
         }
         None => {
             let mut out = std::io::stdout().lock();

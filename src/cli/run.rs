@@ -1,6 +1,6 @@
 //! `baton run`: one report run on the configured sources.
 
-use super::common::{load_config, on_terminal};
+use super::common::{load_config, on_terminal, Format};
 use super::UsageError;
 use crate::deliver::DeliveryKey;
 use crate::domain::{Period, ReportKind};
@@ -48,6 +48,9 @@ pub struct Args {
     /// ./preview) to look at, the ledger is untouched.
     #[arg(long)]
     pub dry_run: bool,
+    /// Output: a summary for people, or one JSON object on stdout (docs/json.md).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
     /// Where pulled pages are cached between runs.
     #[arg(long, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
@@ -115,26 +118,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         },
     };
     let summary = run_report(&cfg, &store, &req).await?;
-    print!("{}", super::demo::describe(&summary));
-    if let Some(dir) = &preview {
-        let shown = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
-        println!(
-            "preview: {} message(s) written to {} (.eml + .html); nothing sent, ledger untouched",
-            summary.owners.len(),
-            shown.display()
-        );
-    } else if let Some(to) = &args.to {
-        println!(
-            "test copies to {to}: {} of {} sent, subject prefixed [test]; not recorded as the owners' delivery",
-            summary.delivery.sent(),
-            summary.owners.len()
-        );
-    }
-    if !forced.is_empty() {
-        println!(
-            "--force: sent again to {} (already delivered before this run)",
-            forced.join(", ")
-        );
+    match args.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&crate::run::RunJson::new(&summary))?
+        ),
+        Format::Table => print!(
+            "{}",
+            describe_for_people(&summary, args.to.as_deref(), &preview, &forced)
+        ),
     }
     if summary.delivery.failed() > 0 {
         anyhow::bail!(
@@ -143,6 +135,37 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The summary and what the flags did, for a person at a terminal.
+fn describe_for_people(
+    summary: &crate::run::RunSummary,
+    test_to: Option<&str>,
+    preview: &Option<PathBuf>,
+    forced: &[String],
+) -> String {
+    let mut out = super::demo::describe(summary);
+    if let Some(dir) = preview {
+        let shown = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+        out.push_str(&format!(
+            "preview: {} message(s) written to {} (.eml + .html); nothing sent, ledger untouched\n",
+            summary.owners.len(),
+            shown.display()
+        ));
+    } else if let Some(to) = test_to {
+        out.push_str(&format!(
+            "test copies to {to}: {} of {} sent, subject prefixed [test]; not recorded as the owners' delivery\n",
+            summary.delivery.sent(),
+            summary.owners.len()
+        ));
+    }
+    if !forced.is_empty() {
+        out.push_str(&format!(
+            "--force: sent again to {} (already delivered before this run)\n",
+            forced.join(", ")
+        ));
+    }
+    out
 }
 
 /// Where `--dry-run` writes its messages when `--preview` does not say.

@@ -1,14 +1,8 @@
 //! `baton runs`: the run log, newest first.
 
-use super::common::load_config;
+use super::common::{load_config, Format};
 use crate::store::{RunRecord, Store};
 use std::path::PathBuf;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 /// Arguments of `baton runs`.
 #[derive(Debug, clap::Args)]

@@ -1,17 +1,11 @@
 //! `baton schedule --next N`: the coming fire times of each schedule, in its own time zone and
 //! in UTC (daylight saving included).
 
-use super::common::load_config;
+use super::common::{load_config, Format};
 use super::UsageError;
 use crate::schedule::times;
 use chrono::{DateTime, Utc};
 use std::path::PathBuf;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 /// Arguments of `baton schedule`.
 #[derive(Debug, clap::Args)]

@@ -2,7 +2,7 @@
 //! or `--input`), builds the facts like `baton metrics`, and gives each open fix (or the one
 //! named) its verdict.
 
-use super::common::{load_config, on_terminal};
+use super::common::{load_config, on_terminal, Format};
 use super::UsageError;
 use crate::run::{steps, Input};
 use crate::source::{PullOptions, PullWindow};
@@ -12,12 +12,6 @@ use crate::verify::{
 };
 use chrono::{Duration, NaiveDate};
 use std::path::PathBuf;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-}
 
 /// Arguments of `baton verify`.
 #[derive(Debug, clap::Args)]

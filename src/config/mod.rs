@@ -47,6 +47,12 @@ impl ConfigError {
             message: message.into(),
         }
     }
+    /// The file the error is about.
+    pub fn file(&self) -> &str {
+        match self {
+            ConfigError::Invalid { file, .. } | ConfigError::Read { file, .. } => file,
+        }
+    }
     /// The key the error is about (`tree.routing.owner.email`), for tests and tooling.
     pub fn key(&self) -> Option<&str> {
         match self {
@@ -121,6 +127,12 @@ impl Config {
             return bad(
                 "report.trend_weeks".into(),
                 "must be between 1 and 104".into(),
+            );
+        }
+        if self.report.history_days > 366 {
+            return bad(
+                "report.history_days".into(),
+                "must be between 0 and 366".into(),
             );
         }
         let numbers: [(&str, f64, std::ops::RangeInclusive<f64>, &str); 5] = [

@@ -57,6 +57,9 @@ pub struct ReportConfig {
     #[serde(deserialize_with = "typed::tz")]
     pub time_zone: Tz,
     pub trend_weeks: usize,
+    /// Days of events read before the first trend week, so conversations that started before
+    /// it keep their history (owners, `created`). Every source reads the same window.
+    pub history_days: u32,
     pub dimensions: Vec<Dimension>,
     /// Fraction of malformed rows past which a run fails and sends nothing.
     pub quarantine_threshold: f64,
@@ -72,6 +75,7 @@ impl Default for ReportConfig {
         ReportConfig {
             time_zone: Tz::UTC,
             trend_weeks: 8,
+            history_days: 28,
             dimensions: Dimension::ALL.to_vec(),
             quarantine_threshold: 0.05,
             max_rows_inline: 10,

@@ -86,11 +86,35 @@ pub struct Ingested {
     /// (`conversation_id`, `at`, `row`).
     pub events: DataFrame,
     pub quarantine: Quarantine,
+    /// Valid events left out because they fall outside the window a report reads
+    /// ([`Ingested::retain_window`]); still counted in [`Ingested::total_rows`], so the
+    /// malformed share is over everything the export held.
+    pub outside_window: usize,
 }
 
 impl Ingested {
+    /// Every row the export held: valid, malformed, and valid but outside the window.
     pub fn total_rows(&self) -> usize {
-        self.events.height() + self.quarantine.len()
+        self.events.height() + self.quarantine.len() + self.outside_window
+    }
+
+    /// Keeps the events with `start <= at < end`: the one window rule every source follows
+    /// (see `PullWindow` in `source`), so a canonical file and a vendor API give a report the
+    /// same events. Row order is kept.
+    pub fn retain_window(
+        &mut self,
+        start: chrono::DateTime<chrono::Utc>,
+        end: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), IngestError> {
+        let before = self.events.height();
+        let at = col("at").cast(DataType::Int64);
+        let (s, e) = (start.timestamp_micros(), end.timestamp_micros());
+        self.events = std::mem::take(&mut self.events)
+            .lazy()
+            .filter(at.clone().gt_eq(lit(s)).and(at.lt(lit(e))))
+            .collect()?;
+        self.outside_window += before - self.events.height();
+        Ok(())
     }
 
     /// Fails when the malformed share passes `limit` (a fraction), naming the commonest reasons.
@@ -134,6 +158,7 @@ impl Ingested {
         for (k, v) in other.quarantine.counts {
             *self.quarantine.counts.entry(k).or_default() += v;
         }
+        self.outside_window += other.outside_window;
         Ok(())
     }
 }
@@ -595,6 +620,7 @@ pub fn normalise(
             rows: bad,
             counts: map,
         },
+        outside_window: 0,
     })
 }
 

@@ -28,11 +28,6 @@ impl VendorEvents {
         *self.ignored.entry(reason.into()).or_default() += 1;
     }
 
-    /// Keeps the rows with `start <= at < end`.
-    pub fn retain_window(&mut self, start: DateTime<Utc>, end: DateTime<Utc>) {
-        self.rows.retain(|r| r.at >= start && r.at < end);
-    }
-
     /// Validates the rows like any export and adds the unknown-kind counts to the quarantine.
     pub fn into_ingested(self) -> Result<Ingested, IngestError> {
         let frame = rows_to_frame(&self.rows)?;

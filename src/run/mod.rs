@@ -7,7 +7,10 @@
 //! command calls. [`run_report`] is the whole report run on them, for `baton run`, `baton demo`
 //! and the scheduler.
 
+pub mod output;
 pub mod steps;
+
+pub use output::{PullJson, RunJson};
 
 pub use steps::{
     Comparison, Destination, HttpOverrides, Input, MeasuresRequest, Message, Pulled, Recipients,
@@ -112,6 +115,8 @@ pub struct RunSummary {
     pub run_id: RunId,
     pub period: Period,
     pub events: usize,
+    /// What each source's pull took.
+    pub sources: Vec<SourcePull>,
     pub metrics: MetricsReport,
     /// The explanation of the handoff rate's change (none when a period had no conversations).
     pub explanation: Option<Explanation>,
@@ -236,7 +241,7 @@ async fn run_stages(
     let period = &req.period;
     // Open fixes widen the pull to their baselines (the weeks before each went live).
     let fixes = crate::verify::open_fixes(cfg, Some(store))?;
-    let mut window = PullWindow::for_report(period, cfg.report.trend_weeks);
+    let mut window = PullWindow::for_report(period, &cfg.report);
     if let Some(start) =
         crate::verify::pull_start(&fixes, cfg, &crate::verify::VerifyPolicy::default())
     {
@@ -321,6 +326,7 @@ async fn run_stages(
         run_id,
         period: period.clone(),
         events: pulled.ingested.events.height(),
+        sources: pulled.sources.clone(),
         metrics,
         explanation,
         owners: messages

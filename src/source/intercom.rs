@@ -216,7 +216,6 @@ pub async fn pull(
     for _ in 0..gone {
         out.ignored("intercom conversation deleted during the pull (404)");
     }
-    out.retain_window(window.start, window.end);
     Ok((out, cached))
 }
 

@@ -19,7 +19,8 @@ mod progress;
 mod stream;
 mod zendesk;
 
-use crate::config::SourceConfig;
+use crate::config::{ReportConfig, SourceConfig};
+use crate::domain::Period;
 use crate::ingest::vendor::VendorEvents;
 use crate::ingest::{IngestError, Ingested};
 use chrono::{DateTime, Utc};
@@ -31,8 +32,8 @@ pub use canonical::format_from_path;
 pub use http::{rate_limit_wait, redact_url};
 pub use input::{input_source, pull_table};
 
-/// The instants a run needs events for.
-#[derive(Debug, Clone, Copy)]
+/// The instants a run needs events for: `start <= at < end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PullWindow {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
@@ -46,11 +47,29 @@ impl PullWindow {
         }
     }
 
-    /// The events a report on `period` with `trend_weeks` of trend needs.
-    pub fn for_report(period: &crate::domain::Period, trend_weeks: usize) -> PullWindow {
+    /// Whether the window cuts nothing.
+    pub fn is_everything(&self) -> bool {
+        *self == PullWindow::everything()
+    }
+
+    /// The window a report on `period` reads, whatever the source (docs/sources.md, "The
+    /// window a report reads"): from the first trend week less `history_days`, to the
+    /// period's end.
+    pub fn for_report(period: &Period, report: &ReportConfig) -> PullWindow {
         PullWindow {
-            start: period.report_span(trend_weeks)[0].start_utc(),
+            start: period.report_span(report.trend_weeks)[0].start_utc()
+                - chrono::Duration::days(report.history_days.into()),
             end: period.end_utc(),
+        }
+    }
+
+    /// The window an explanation of `period` against `vs` reads: both periods, with the
+    /// same history before the earlier one and nothing after the later one.
+    pub fn for_comparison(period: &Period, vs: &Period, report: &ReportConfig) -> PullWindow {
+        let history = chrono::Duration::days(report.history_days.into());
+        PullWindow {
+            start: period.start_utc().min(vs.start_utc()) - history,
+            end: period.end_utc().max(vs.end_utc()),
         }
     }
 }
@@ -143,9 +162,9 @@ pub struct Pulled {
 
 /// Pulls one configured source for `window` and normalises it to canonical events.
 ///
-/// Canonical exports are read whole (the window does not cut them: conversations that started
-/// before it still need their `created` row). Vendor APIs are read from `window.start` and
-/// their events are kept when `start <= at < end`.
+/// Vendor APIs are asked for the window only; canonical exports are read whole. Either way
+/// only events with `window.start <= at < window.end` are kept, by one cut after ingest, so
+/// every kind of source gives a report the same events.
 pub async fn pull(
     name: &str,
     src: &SourceConfig,
@@ -179,6 +198,10 @@ pub async fn pull_with_stats(
         }
     };
     progress.finish();
+    let mut ingested = ingested;
+    if !window.is_everything() {
+        ingested.retain_window(window.start, window.end)?;
+    }
     let c = &fetcher.counters;
     Ok(Pulled {
         ingested,

@@ -193,8 +193,7 @@ pub async fn pull(
         users,
         groups,
     };
-    let mut out = to_events(&export, &Mapping::zendesk(src));
-    out.retain_window(window.start, window.end);
+    let out = to_events(&export, &Mapping::zendesk(src));
     Ok((out, c1 + c2 + c3))
 }
 
