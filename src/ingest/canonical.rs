@@ -90,6 +90,9 @@ pub struct Ingested {
     /// ([`Ingested::retain_window`]); still counted in [`Ingested::total_rows`], so the
     /// malformed share is over everything the export held.
     pub outside_window: usize,
+    /// First and last instant (µs) of every valid event read, the cut ones included: what
+    /// the data covers, for "pick a period inside it".
+    pub read_span: Option<(i64, i64)>,
 }
 
 impl Ingested {
@@ -107,6 +110,7 @@ impl Ingested {
         end: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), IngestError> {
         let before = self.events.height();
+        self.read_span = self.span_micros()?;
         let at = col("at").cast(DataType::Int64);
         let (s, e) = (start.timestamp_micros(), end.timestamp_micros());
         self.events = std::mem::take(&mut self.events)
@@ -151,6 +155,17 @@ impl Ingested {
         })
     }
 
+    /// First and last event instant (µs) of what was read, the window's cut included.
+    pub fn span_micros(&self) -> Result<Option<(i64, i64)>, IngestError> {
+        let at = self.events.column("at")?.cast(&DataType::Int64)?;
+        let at = at.i64()?;
+        let here = at.min().zip(at.max());
+        Ok(match (here, self.read_span) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            (x, y) => x.or(y),
+        })
+    }
+
     /// Appends another export's events (several sources feed one run).
     pub fn extend(&mut self, other: Ingested) -> Result<(), IngestError> {
         self.events = concat_sorted(&self.events, &other.events)?;
@@ -159,6 +174,10 @@ impl Ingested {
             *self.quarantine.counts.entry(k).or_default() += v;
         }
         self.outside_window += other.outside_window;
+        self.read_span = match (self.read_span, other.read_span) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            (x, y) => x.or(y),
+        };
         Ok(())
     }
 }
@@ -621,6 +640,7 @@ pub fn normalise(
             counts: map,
         },
         outside_window: 0,
+        read_span: None,
     })
 }
 

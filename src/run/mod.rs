@@ -284,7 +284,7 @@ async fn run_stages(
                     "The data covers {} to {} ({} events): pick a period inside it.",
                     a.format("%Y-%m-%d %H:%M UTC"),
                     b.format("%Y-%m-%d %H:%M UTC"),
-                    pulled.ingested.events.height()
+                    pulled.ingested.events.height() + pulled.ingested.outside_window
                 ),
                 None => "The sources gave no events at all.".into(),
             },

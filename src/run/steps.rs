@@ -27,7 +27,7 @@ use crate::source::{PullOptions, PullStats, PullWindow};
 use crate::store::Store;
 use chrono::{DateTime, Utc};
 use lettre::message::Mailbox;
-use polars::prelude::{ChunkAgg, DataType, IntoLazy};
+use polars::prelude::IntoLazy;
 use std::path::PathBuf;
 
 /// Where a command's events come from.
@@ -66,19 +66,9 @@ pub struct SourcePull {
 impl Pulled {
     /// First and last event instant, or none for an empty export.
     pub fn span(&self) -> Result<Option<Span>, RunError> {
-        let at = self
-            .ingested
-            .events
-            .column("at")
-            .and_then(|c| c.cast(&DataType::Int64))
-            .map_err(crate::metrics::MetricsError::from)?;
-        let at = at.i64().map_err(crate::metrics::MetricsError::from)?;
-        Ok(match (at.min(), at.max()) {
-            (Some(a), Some(b)) => {
-                DateTime::from_timestamp_micros(a).zip(DateTime::from_timestamp_micros(b))
-            }
-            _ => None,
-        })
+        Ok(self.ingested.span_micros()?.and_then(|(a, b)| {
+            DateTime::from_timestamp_micros(a).zip(DateTime::from_timestamp_micros(b))
+        }))
     }
 }
 
