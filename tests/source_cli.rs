@@ -53,13 +53,7 @@ async fn baton_pull_writes_the_pulled_events() {
         stderr.contains("helpdesk: 4 events, 1 quarantined"),
         "{stderr}"
     );
-    let back = baton::ingest::read_canonical(
-        &std::fs::read(&out).unwrap(),
-        baton::config::SourceFormat::Parquet,
-        &Default::default(),
-        None,
-    )
-    .unwrap();
+    let back = read_events(&out, baton::config::SourceFormat::Parquet);
     assert_eq!(
         lines(&back.events),
         vec![
@@ -83,6 +77,20 @@ async fn baton_pull_writes_the_pulled_events() {
     .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("sources: helpdesk"));
+}
+
+/// The canonical events of a file baton wrote.
+fn read_events(
+    path: &std::path::Path,
+    format: baton::config::SourceFormat,
+) -> baton::ingest::Ingested {
+    baton::ingest::read_canonical(
+        &std::fs::read(path).unwrap(),
+        format,
+        &Default::default(),
+        None,
+    )
+    .unwrap()
 }
 
 fn baton(args: &[&str]) -> std::process::Output {
@@ -176,20 +184,8 @@ async fn pull_period_writes_the_window_a_report_reads() {
     // The file holds exactly the window, worked by hand from the defaults (Europe/London):
     // 2026-W46 ends 2026-11-16 00:00 GMT; the 8-week trend starts 2026-09-21 00:00 BST
     // (2026-09-20T23:00Z), less 28 days of history: 2026-08-23T23:00Z.
-    let all = baton::ingest::read_canonical(
-        &std::fs::read(&export).unwrap(),
-        baton::config::SourceFormat::Csv,
-        &Default::default(),
-        None,
-    )
-    .unwrap();
-    let cut = baton::ingest::read_canonical(
-        &std::fs::read(&pulled).unwrap(),
-        baton::config::SourceFormat::Csv,
-        &Default::default(),
-        None,
-    )
-    .unwrap();
+    let all = read_events(&export, baton::config::SourceFormat::Csv);
+    let cut = read_events(&pulled, baton::config::SourceFormat::Csv);
     let in_window: Vec<String> = lines(&all.events)
         .into_iter()
         .filter(|l| {

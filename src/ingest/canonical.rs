@@ -160,10 +160,7 @@ impl Ingested {
         let at = self.events.column("at")?.cast(&DataType::Int64)?;
         let at = at.i64()?;
         let here = at.min().zip(at.max());
-        Ok(match (here, self.read_span) {
-            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
-            (x, y) => x.or(y),
-        })
+        Ok(span_union(here, self.read_span))
     }
 
     /// Appends another export's events (several sources feed one run).
@@ -174,11 +171,16 @@ impl Ingested {
             *self.quarantine.counts.entry(k).or_default() += v;
         }
         self.outside_window += other.outside_window;
-        self.read_span = match (self.read_span, other.read_span) {
-            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
-            (x, y) => x.or(y),
-        };
+        self.read_span = span_union(self.read_span, other.read_span);
         Ok(())
+    }
+}
+
+/// The smallest span holding both (either may be empty).
+fn span_union(a: Option<(i64, i64)>, b: Option<(i64, i64)>) -> Option<(i64, i64)> {
+    match (a, b) {
+        (Some((a0, a1)), Some((b0, b1))) => Some((a0.min(b0), a1.max(b1))),
+        (x, y) => x.or(y),
     }
 }
 

@@ -99,8 +99,8 @@ pub struct OutcomeJson {
     pub error: Option<String>,
 }
 
-impl From<&Outcome> for OutcomeJson {
-    fn from(o: &Outcome) -> OutcomeJson {
+impl OutcomeJson {
+    fn new(recipient: &str, o: &Outcome) -> OutcomeJson {
         let (outcome, attempts, error) = match o {
             Outcome::Sent { attempts } => ("sent", Some(*attempts), None),
             Outcome::AlreadyDelivered => ("already_delivered", None, None),
@@ -116,7 +116,7 @@ impl From<&Outcome> for OutcomeJson {
             Outcome::NotRendered { error } => ("not_rendered", None, Some(error.clone())),
         };
         OutcomeJson {
-            recipient: String::new(),
+            recipient: recipient.to_string(),
             outcome,
             attempts,
             error,
@@ -155,10 +155,7 @@ impl RunJson {
                 outcomes: d
                     .outcomes
                     .iter()
-                    .map(|(key, o)| OutcomeJson {
-                        recipient: key.recipient.clone(),
-                        ..OutcomeJson::from(o)
-                    })
+                    .map(|(key, o)| OutcomeJson::new(&key.recipient, o))
                     .collect(),
             },
             outbox: s.outbox.as_ref().map(|p| p.display().to_string()),
