@@ -23,7 +23,7 @@ const DEFAULT: &str = include_str!("../config/baton.toml");
 fn every_subcommand_documents_its_options_with_value_names_and_examples() {
     let dir = tempfile::tempdir().unwrap();
     for sub in [
-        "demo", "generate", "metrics", "explain", "pull", "run", "check",
+        "demo", "generate", "metrics", "explain", "pull", "run", "check", "verify",
     ] {
         let (code, out, err) = baton(&[sub, "--help"], dir.path(), &[]);
         assert_eq!(code, 0, "{sub}: {err}");
@@ -138,10 +138,24 @@ fn json_outputs_carry_a_schema_version_and_are_documented() {
     )
     .unwrap();
     let (cfg_s, export_s) = (cfg.to_str().unwrap(), export.to_str().unwrap());
+    // A fix live in the middle of the export, so verify prints every part of a verdict.
+    let fixes = dir.path().join("fixes.toml");
+    std::fs::write(
+        &fixes,
+        format!(
+            "{}\n[[fixes]]\nid = \"billing-keywords\"\ntitle = \"Billing keywords\"\n\
+             branch = \"routing\"\nscope = \"topic=billing\"\nlive = 2026-11-09\n\
+             owner = \"ops@example.com\"\nreview_by = 2026-12-07\n",
+            baton::config::EMBEDDED_DEFAULT
+        ),
+    )
+    .unwrap();
+    let store = dir.path().join("verify.db");
+    let (fixes_s, store_s) = (fixes.to_str().unwrap(), store.to_str().unwrap());
     let pulled = dir.path().join("pulled.csv");
     let outbox = dir.path().join("outbox");
     let with_input = ["--input", export_s, "--period", "2026-W47"];
-    let commands: [(&str, Vec<&str>); 5] = [
+    let commands: [(&str, Vec<&str>); 6] = [
         ("metrics", with_input.to_vec()),
         ("explain", with_input.to_vec()),
         (
@@ -167,6 +181,19 @@ fn json_outputs_carry_a_schema_version_and_are_documented() {
             ],
         ),
         ("check", vec!["--config", cfg_s]),
+        (
+            "verify",
+            vec![
+                "--config",
+                fixes_s,
+                "--input",
+                export_s,
+                "--as-of",
+                "2026-11-30",
+                "--store",
+                store_s,
+            ],
+        ),
     ];
     for (cmd, args) in commands {
         let mut argv = vec![cmd];

@@ -10,7 +10,7 @@ use baton::domain::{Period, ReportKind};
 use baton::run::{run_report, Recipients, RunRequest, Trigger};
 use baton::store::{DeliveryState, Store};
 use deliver_support::*;
-use mail_parser::MessageParser;
+use mail_parser::{MessageParser, MimeHeaders};
 use std::path::{Path, PathBuf};
 
 const TESTER: &str = "tester@example.org";
@@ -145,6 +145,53 @@ async fn test_sends_over_smtp_go_to_the_tester_every_time_and_never_to_owners() 
     assert!(subject(&server.copies(OWNERS[1])[0]).starts_with("Handoffs "));
 }
 
+const PNG_MAGIC: &[u8] = b"\x89PNG\r\n\x1a\n";
+
+/// The message shows each chart by `cid:` from a PNG part of one `multipart/related` with the
+/// HTML, and the preview's HTML points at the same PNG written beside it.
+fn charts_are_inline_and_beside_the_preview(eml: &Path) {
+    let raw = std::fs::read(eml).unwrap();
+    let msg = MessageParser::default().parse(&raw).unwrap();
+    let html = msg.body_html(0).unwrap().into_owned();
+    let cids: Vec<String> = html
+        .split("src=\"cid:")
+        .skip(1)
+        .map(|r| r.split('"').next().unwrap().to_string())
+        .collect();
+    assert!(
+        cids.iter().any(|c| c == "trend@baton"),
+        "{}: no trend chart in {cids:?}",
+        eml.display()
+    );
+    assert!(String::from_utf8_lossy(&raw).contains("multipart/related"));
+    for cid in &cids {
+        let part = msg
+            .parts
+            .iter()
+            .find(|p| p.content_id() == Some(cid.as_str()))
+            .unwrap_or_else(|| panic!("no part with Content-ID <{cid}>"));
+        let ct = part.content_type().unwrap();
+        assert_eq!((ct.ctype(), ct.subtype()), ("image", Some("png")));
+        assert!(part.contents().starts_with(PNG_MAGIC), "{cid}");
+    }
+    let preview = std::fs::read_to_string(eml.with_extension("html")).unwrap();
+    assert!(
+        !preview.contains("cid:"),
+        "the preview still points at cid:"
+    );
+    let dir = eml.parent().unwrap();
+    let files: Vec<&str> = preview
+        .split("<img src=\"")
+        .skip(1)
+        .map(|r| r.split('"').next().unwrap())
+        .collect();
+    assert_eq!(files.len(), cids.len());
+    for f in files {
+        let png = std::fs::read(dir.join(f)).unwrap();
+        assert!(png.starts_with(PNG_MAGIC), "{f}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_preview_writes_files_sends_nothing_and_leaves_the_ledger_alone() {
     let server = Server::start(Script::default());
@@ -162,7 +209,7 @@ async fn a_preview_writes_files_sends_nothing_and_leaves_the_ledger_alone() {
     let files = emls(&preview);
     assert_eq!(files.len(), 4, "{files:?}");
     for f in &files {
-        assert!(f.with_extension("html").exists());
+        charts_are_inline_and_beside_the_preview(f);
     }
     assert_eq!(server.seen.lock().unwrap().connections, 0);
     ledger_empty(&store, &period);

@@ -4,7 +4,7 @@
 
 use super::DeliverError;
 use crate::domain::{Owner, OwnerId};
-use crate::report::{Attachment, Rendered};
+use crate::report::{Attachment, InlineImage, Rendered};
 use crate::store::DeliveryKey;
 use lettre::message::{header::ContentType, Attachment as Part, Mailbox, MultiPart};
 use lettre::Message;
@@ -21,6 +21,8 @@ pub struct Outgoing {
     pub message: Message,
     /// The HTML part, written next to the `.eml` as a preview by the outbox.
     pub html: String,
+    /// The images the HTML part shows by `cid:` (the charts), written beside the preview.
+    pub images: Vec<InlineImage>,
 }
 
 /// Headers of a report beyond From and To.
@@ -75,6 +77,7 @@ impl Outgoing {
             key,
             message,
             html: rendered.html.clone(),
+            images: rendered.inline_images.clone(),
         })
     }
 }

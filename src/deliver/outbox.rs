@@ -1,5 +1,6 @@
 //! The outbox transport: each message written as `<dir>/<period>-<owner_id>.eml` (the full
-//! RFC 5322 message) plus `<...>.html`, a preview to open in a browser.
+//! RFC 5322 message) plus `<...>.html`, a preview to open in a browser, with the charts beside
+//! it as `<...>.<chart>.png` (the preview's `cid:` references point at those files).
 
 use super::{DataGate, SendError, Transport};
 use crate::deliver::Outgoing;
@@ -33,7 +34,25 @@ impl Outbox {
         std::fs::create_dir_all(&self.dir)?;
         let (eml, html) = self.paths(msg);
         write_atomic(&eml, &msg.message.formatted())?;
-        write_atomic(&html, msg.html.as_bytes())
+        let mut preview = msg.html.clone();
+        for (img, path) in msg.images.iter().zip(self.image_paths(msg)) {
+            write_atomic(&path, &img.png)?;
+            let file = path.file_name().unwrap_or_default().to_string_lossy();
+            preview = preview.replace(&format!("cid:{}", img.content_id), &file);
+        }
+        write_atomic(&html, preview.as_bytes())
+    }
+
+    /// Where the preview's images go: `<period>-<owner>.<chart>.png`, in image order.
+    pub fn image_paths(&self, msg: &Outgoing) -> Vec<PathBuf> {
+        let stem = format!("{}-{}", file_safe(&msg.key.period), msg.owner);
+        msg.images
+            .iter()
+            .map(|img| {
+                let local = img.content_id.split('@').next().unwrap_or("chart");
+                self.dir.join(format!("{stem}.{}.png", file_safe(local)))
+            })
+            .collect()
     }
 }
 

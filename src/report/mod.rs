@@ -5,12 +5,14 @@
 //! Public face: [`owner_views`] -> [`OwnerView`]; [`Renderer::render`] -> [`Rendered`];
 //! [`check_templates`] for `baton check`.
 
+mod chart;
 mod csv;
 pub use crate::format;
 mod render;
 mod sample;
 mod view;
 
+pub use chart::{Chart, ChartError};
 pub use format::Tone;
 pub use render::{
     check_templates, file_safe, Attachment, InlineImage, RenderError, Rendered, Renderer,

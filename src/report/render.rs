@@ -1,6 +1,7 @@
 //! The minijinja environment: templates embedded in the binary, optionally overridden from a
 //! folder, `*.html` auto-escaped and `*.txt` not (minijinja's default by file extension).
 
+use super::chart::{self, Chart, ChartError};
 use super::csv::movements_csv;
 use super::format;
 use super::view::{OwnerView, SegmentMove};
@@ -53,12 +54,75 @@ pub struct Attachment {
     pub bytes: Vec<u8>,
 }
 
-/// A PNG shown inside the HTML part, referenced there as `cid:<content_id>` (charts, later).
+/// A PNG shown inside the HTML part, referenced there as `cid:<content_id>` (the charts).
 #[derive(Debug, Clone, PartialEq)]
 pub struct InlineImage {
     /// Without angle brackets: `trend@baton`.
     pub content_id: String,
     pub png: Vec<u8>,
+}
+
+/// The charts of one report: the trend, and a waterfall per breakdown (same order).
+struct Charts {
+    trend: Option<Chart>,
+    waterfalls: Vec<Option<Chart>>,
+}
+
+impl Charts {
+    /// A chart that cannot be drawn is left out with a warning: the numbers it shows are in
+    /// the tables next to it, and a report without a picture beats no report on Monday.
+    fn of(view: &OwnerView) -> Charts {
+        let keep = |what: &str, r: Result<Option<Chart>, ChartError>| {
+            r.unwrap_or_else(|e| {
+                tracing::warn!(owner = %view.owner.id, "{what} chart left out: {e}");
+                None
+            })
+        };
+        let branch_title = if view.team.is_some() || view.branches.len() != 1 {
+            "Your branches together".to_string()
+        } else {
+            view.branches[0].label.clone()
+        };
+        Charts {
+            trend: keep("trend", chart::trend(&view.trend, &branch_title)),
+            waterfalls: view
+                .breakdowns
+                .iter()
+                .map(|b| keep("waterfall", chart::waterfall(b)))
+                .collect(),
+        }
+    }
+
+    fn images(&self) -> Vec<InlineImage> {
+        self.trend
+            .iter()
+            .chain(self.waterfalls.iter().flatten())
+            .map(|c| InlineImage {
+                content_id: c.content_id.clone(),
+                png: c.png.clone(),
+            })
+            .collect()
+    }
+}
+
+/// What a template needs to show a chart: `<img src="cid:{{ c.cid }}" ...>`.
+#[derive(serde::Serialize)]
+struct ChartRef {
+    cid: String,
+    alt: String,
+    width: u32,
+    height: u32,
+}
+
+impl ChartRef {
+    fn of(c: &Chart) -> ChartRef {
+        ChartRef {
+            cid: c.content_id.clone(),
+            alt: c.alt.clone(),
+            width: c.width,
+            height: c.height,
+        }
+    }
 }
 
 /// One rendered message body.
@@ -69,7 +133,7 @@ pub struct Rendered {
     pub text: String,
     /// Files to attach: the full segment table when there is one.
     pub attachments: Vec<Attachment>,
-    /// Images referenced by `cid:` from `html` (none yet: charts come later).
+    /// Images referenced by `cid:` from `html`: the charts.
     pub inline_images: Vec<InlineImage>,
 }
 
@@ -220,9 +284,10 @@ impl Renderer {
             .iter()
             .filter(|m| m.dimension != "agent")
             .collect();
+        let charts = Charts::of(view);
         let mut shown = self.max_rows_inline.min(inline.len());
         loop {
-            let ctx = self.context(view, &inline[..shown], &csv_name);
+            let ctx = self.context(view, &inline[..shown], &csv_name, &charts);
             let html = self.inline_styles(&self.render_one(HTML_TEMPLATE, &ctx)?)?;
             if html.len() > HTML_LIMIT_BYTES && shown > 0 {
                 shown /= 2;
@@ -256,12 +321,18 @@ impl Renderer {
                 html,
                 text,
                 attachments,
-                inline_images: vec![],
+                inline_images: charts.images(),
             });
         }
     }
 
-    fn context(&self, view: &OwnerView, shown: &[&SegmentMove], csv_name: &str) -> Value {
+    fn context(
+        &self,
+        view: &OwnerView,
+        shown: &[&SegmentMove],
+        csv_name: &str,
+        charts: &Charts,
+    ) -> Value {
         let rows: Vec<SegmentMove> = shown
             .iter()
             .map(|m| SegmentMove {
@@ -277,6 +348,8 @@ impl Renderer {
             attachment => (!view.movements.is_empty()).then_some(csv_name),
             actions => actions,
             trend_scale => super::view::trend_scale(&view.trend),
+            trend_chart => charts.trend.as_ref().map(ChartRef::of),
+            waterfalls => charts.waterfalls.iter().map(|c| c.as_ref().map(ChartRef::of)).collect::<Vec<_>>(),
             ..Value::from_serialize(view)
         }
     }
