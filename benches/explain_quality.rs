@@ -100,11 +100,22 @@ fn score_plant(e: &Explanation, spec: &str, dim: &str, seg: &str) -> (f64, bool,
     let sentence = &e.summary()[b.owner.id.as_str()];
     let named = sentence.contains(&format!("{dim} {seg}"))
         || (dim == "team" && sentence.contains(&format!("landing on {seg} first")));
-    (
-        z,
-        first && named && !sentence.contains("a lead to check"),
-        named,
-    )
+    let detected = first && named && !sentence.contains("a lead to check");
+    // `BATON_QUALITY_MISSES=1`: why a clear plant was missed, to read rather than guess.
+    if z.abs() >= 3.0 && !detected && std::env::var_os("BATON_QUALITY_MISSES").is_some() {
+        let drivers: Vec<String> = of_dim
+            .iter()
+            .take(3)
+            .map(|d| {
+                format!(
+                    "{} {:?} z={:.1?} sig={}",
+                    d.key, d.effect, d.z, d.significant
+                )
+            })
+            .collect();
+        eprintln!("miss {spec} (own z {z:.1}): {sentence}\n  first of {dim}: {drivers:?}");
+    }
+    (z, detected, named)
 }
 
 // ---- Generic cubes -------------------------------------------------------------------------

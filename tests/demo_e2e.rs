@@ -20,16 +20,17 @@ fn args(out: &std::path::Path) -> Args {
 async fn demo_writes_one_message_per_owner_with_their_numbers() {
     let dir = tempfile::tempdir().unwrap();
     let summary = demo(&args(dir.path())).await.unwrap();
-    // Four branch owners in the embedded config, each with a distinct address.
-    assert_eq!(summary.owners.len(), 4);
-    assert_eq!(summary.delivery.sent(), 4);
+    // Four branch owners and four team leads in the embedded config, each with a distinct
+    // address.
+    assert_eq!(summary.owners.len(), 8);
+    assert_eq!(summary.delivery.sent(), 8);
     let mut emls: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "eml"))
         .collect();
     emls.sort();
-    assert_eq!(emls.len(), 4, "{emls:?}");
+    assert_eq!(emls.len(), 8, "{emls:?}");
     let m = &summary.metrics.overall.measures;
     assert!(
         m.conversations > 300,
@@ -72,13 +73,54 @@ async fn demo_writes_one_message_per_owner_with_their_numbers() {
             "{} text lacks {sentence}",
             owner.name
         );
-        // The HTML preview next to the .eml is the same HTML part.
+        // The HTML preview next to the .eml is the same HTML part, its charts pointing at the
+        // PNGs written beside it instead of at `cid:` parts.
         let preview = std::fs::read_to_string(path.with_extension("html")).unwrap();
+        let mut expected = html.clone();
+        for cid in html.split("src=\"cid:").skip(1) {
+            let cid = cid.split('"').next().unwrap();
+            let local = cid.trim_end_matches("@baton");
+            let file = format!("2026-W46-{}.{local}.png", owner.id);
+            assert!(dir.path().join(&file).exists(), "no {file}");
+            expected = expected.replace(&format!("cid:{cid}"), &file);
+        }
         assert_eq!(
             preview.replace("\r\n", "\n").trim(),
-            html.replace("\r\n", "\n").trim()
+            expected.replace("\r\n", "\n").trim()
         );
     }
+    // Each team lead gets their team's report: the team's own rate in every branch, from
+    // the team's segment of the metrics.
+    for (team, t) in &cfg.teams {
+        let lead = t.lead.as_ref().unwrap().to_string();
+        let id = baton::domain::OwnerId::from_name(&format!("{team} lead"));
+        let path = dir.path().join(format!("2026-W46-{id}.eml"));
+        let raw = std::fs::read(&path).unwrap_or_else(|_| panic!("no {}", path.display()));
+        let msg = MessageParser::default().parse(&raw).unwrap();
+        assert_eq!(msg.to().unwrap().first().unwrap().address().unwrap(), lead);
+        let subject = msg.subject().unwrap();
+        assert!(
+            subject.starts_with(&format!("Handoffs 2026-W46, team {team}")),
+            "{subject}"
+        );
+        let text = msg.body_text(0).unwrap().to_string();
+        let seg = summary.metrics.segments["team"]
+            .iter()
+            .find(|s| &s.value == team)
+            .unwrap();
+        for c in Cause::ALL {
+            let shown = format!("{:.1}%", seg.measures.by_cause[&c].rate.unwrap() * 100.0);
+            assert!(
+                text.contains(&shown),
+                "{team} lead's text lacks {c} {shown}"
+            );
+        }
+        assert!(
+            raw.windows(11).any(|w| w == b"trend@baton"),
+            "{team}: no trend chart"
+        );
+    }
+
     // The planted change: billing misrouting +10 points from the start of the week raises the
     // routing rate of topic billing.
     let billing = summary.metrics.segments["topic"]
@@ -95,7 +137,7 @@ async fn demo_writes_one_message_per_owner_with_their_numbers() {
     // A rerun of the same period rewrites the outbox but delivers nothing twice.
     let again = demo(&args(dir.path())).await.unwrap();
     assert_eq!(again.delivery.sent(), 0);
-    assert_eq!(again.delivery.already_delivered(), 4);
+    assert_eq!(again.delivery.already_delivered(), 8);
 }
 
 /// A period the data does not cover sends nothing (no page of dashes), fails the run with

@@ -200,7 +200,7 @@ fn more_login_volume_is_mix_in_the_escalation_branch() {
         (Some("login"), Effect::Mix),
         "{d:?}"
     );
-    assert!(d.significant);
+    assert!(d.significant, "{d:?}; branch z {:?}", b.z);
     assert!(d.share_after > d.share_before + 0.2);
     // Mix goes to the routing/volume owner, not the escalation owner.
     assert_eq!(d.owner.as_ref().unwrap().as_str(), "support-operations");

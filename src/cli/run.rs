@@ -79,6 +79,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let owners: Vec<_> = crate::report::recipients(&cfg)
         .into_iter()
         .map(|(o, _)| o)
+        .chain(crate::report::team_leads(&cfg).into_iter().map(|(_, o)| o))
         .collect();
     recipients.check(&owners).map_err(UsageError)?;
     let store = Store::open(&cfg.store.path)?;

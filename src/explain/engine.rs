@@ -122,12 +122,12 @@ pub fn run(
     // Gatekeeping, level 1: which series changed at all (their own change, or a pre-planned
     // segment), one family over the series.
     let planned = planned_dimensions(table, policy);
-    let gates = gates(subject, policy, &heads, &cells, &planned);
+    let gates = gates(subject, policy, &totals, &heads, &cells, &planned);
 
     // Localised combinations, only where the gate opened (searching noise finds noise), then
     // level 2: one Benjamini-Hochberg family per series and dimension (and one for the
     // localised cells of each series), a cell significant only behind an open gate.
-    let combinations = combinations(table, policy, &gates);
+    let combinations = combinations(table, policy, &gates.series);
     let combination_cells = combination_candidates(table, &combinations);
     cells.extend(attribute(table.model, policy, &totals, &combination_cells));
     assign_significance(&mut cells, &gates, policy.fdr);
@@ -476,65 +476,110 @@ struct Gate {
     open: bool,
 }
 
-/// Simes' combination of two p-values (valid for positively dependent tests, and at most twice
-/// the smaller one in any case).
-fn simes2(a: f64, b: f64) -> f64 {
-    (2.0 * a.min(b)).min(a.max(b)).min(1.0)
+/// The level-1 gates: one per series, and one per pre-planned segment's share of volume.
+struct Gates {
+    series: Vec<Gate>,
+    /// A segment whose share of conversations moved (the same test whatever the branch):
+    /// its mix cells may be called significant in every series.
+    volume: BTreeMap<SegmentKey, Gate>,
 }
 
 /// Level 1 of the hierarchy. The hypothesis of series `s` is "nothing changed in it": neither
-/// its overall rate nor any pre-planned segment. Its p-value combines (Simes) the test of its
-/// own change with the smallest p-value of its pre-planned segments times their number
-/// (Bonferroni), so a change spread over the branch and one concentrated in a segment both open
-/// it. The series routed to owners (the branches of a tree; the measure without one) form one
-/// Benjamini-Hochberg family; under the complete null (nothing changed anywhere) the chance that
-/// any gate opens, and so that anything at all is reported, is at most the false-discovery rate.
-/// For a tree, the measure's own cells (sums of the branches') are gated by the smallest
-/// branch q: the measure changed exactly when some branch did.
+/// its overall rate nor the rate of any pre-planned segment; the hypothesis of a pre-planned
+/// segment's volume is "its share of conversations did not move". One Benjamini-Hochberg
+/// family holds, for each series routed to owners (the branches of a tree; the measure
+/// without one), the test of its own change and the rate test of each of its pre-planned
+/// segments (teams, topics, channels: a few dozen hypotheses, not the hundreds of agents and
+/// combinations), plus one share test per pre-planned segment (a volume shift is the same
+/// test in every branch, so it is counted once). A series' gate q is the smallest q among its
+/// members; a segment's volume gate is its share test's q. So a change spread over a branch,
+/// one concentrated in a segment's rate and one from volume moving into a segment all open a
+/// gate, and each pays for the planned family once. Under the complete null (nothing changed
+/// anywhere) BH rejects anything, and so any gate opens and anything at all is reported, with
+/// probability at most the false-discovery rate. For a tree, the measure's own cells (sums of
+/// the branches') are gated by the smallest branch q: the measure changed exactly when some
+/// branch did.
 fn gates(
     subject: &Subject,
     policy: &Policy,
+    totals: &Totals,
     heads: &[Head],
     cells: &[Cell],
     planned: &[bool],
-) -> Vec<Gate> {
+) -> Gates {
     let n = heads.len();
-    let p: Vec<f64> = (0..n)
-        .map(|s| {
-            let head = heads[s].z.map(stats::p_two_sided).unwrap_or(1.0);
-            let mine: Vec<f64> = cells
-                .iter()
-                .filter(|c| {
-                    c.series == s
-                        && c.assess.eligible
-                        && matches!(c.origin, Origin::Dimension(d) if planned[d])
-                })
-                .filter_map(|c| c.assess.p)
-                .collect();
-            let min = mine.iter().copied().fold(1.0f64, f64::min);
-            let segments = (min * mine.len().max(1) as f64).min(1.0);
-            simes2(head, segments)
-        })
-        .collect();
     let level1: Vec<usize> = if subject.tree() {
         (1..n).collect()
     } else {
         vec![0]
     };
-    let mut q = vec![1.0; n];
-    let ps: Vec<f64> = level1.iter().map(|&s| p[s]).collect();
-    for (&s, qs) in level1.iter().zip(stats::bh_qvalues(&ps)) {
-        q[s] = qs;
+    let is_planned =
+        |c: &Cell| c.assess.eligible && matches!(c.origin, Origin::Dimension(d) if planned[d]);
+    // Members of the level-1 family: a series' own test or one of its segments' rates
+    // (Ok(series)), or a segment's share of volume (Err(segment)).
+    let mut members: Vec<(Result<usize, &SegmentKey>, f64)> = Vec::new();
+    for &s in &level1 {
+        members.push((Ok(s), heads[s].z.map(stats::p_two_sided).unwrap_or(1.0)));
+        members.extend(
+            cells
+                .iter()
+                .filter(|c| c.series == s && c.effect == Effect::Rate && is_planned(c))
+                .filter_map(|c| c.assess.p.map(|p| (Ok(s), p))),
+        );
+    }
+    let (n0, n1) = (totals.before.den, totals.after.den);
+    let mut seen: Vec<&SegmentKey> = Vec::new();
+    for c in cells
+        .iter()
+        .filter(|c| c.effect == Effect::Mix && is_planned(c))
+    {
+        if seen.contains(&&c.key) {
+            continue;
+        }
+        seen.push(&c.key);
+        if let Some(p) = share_p(c.split.w0, c.split.w1, n0, n1) {
+            members.push((Err(&c.key), p));
+        }
+    }
+    let ps: Vec<f64> = members.iter().map(|m| m.1).collect();
+    let mut q = vec![1.0f64; n];
+    let mut volume = BTreeMap::new();
+    for (&(of, _), qs) in members.iter().zip(stats::bh_qvalues(&ps)) {
+        match of {
+            Ok(s) => q[s] = q[s].min(qs),
+            Err(key) => {
+                volume.insert(
+                    key.clone(),
+                    Gate {
+                        q: qs,
+                        open: qs < policy.fdr,
+                    },
+                );
+            }
+        }
     }
     if subject.tree() {
         q[0] = level1.iter().map(|&s| q[s]).fold(1.0, f64::min);
     }
-    q.into_iter()
+    let series = q
+        .into_iter()
         .map(|q| Gate {
             q,
             open: q < policy.fdr,
         })
-        .collect()
+        .collect();
+    Gates { series, volume }
+}
+
+/// Two-sided p-value of "a segment's share of conversations did not move": the pooled
+/// two-proportion z-test of share `w0` of `n0` conversations against `w1` of `n1`.
+fn share_p(w0: f64, w1: f64, n0: f64, n1: f64) -> Option<f64> {
+    if !(n0 > 0.0 && n1 > 0.0) {
+        return None;
+    }
+    let pooled = (w0 * n0 + w1 * n1) / (n0 + n1);
+    let se = (pooled * (1.0 - pooled) * (1.0 / n0 + 1.0 / n1)).sqrt();
+    (se > 0.0).then(|| stats::p_two_sided((w1 - w0) / se))
 }
 
 /// Level 2: behind each open gate, one Benjamini-Hochberg family per dimension of the series
@@ -542,7 +587,7 @@ fn gates(
 /// series' localised cells (whose combinations are already corrected for the search). A cell's
 /// q is the larger of its family's q and its gate's q, so it is significant exactly when its
 /// gate is open and it passes within its family. Cells below the minimum size take no part.
-fn assign_significance(cells: &mut [Cell], gates: &[Gate], fdr: f64) {
+fn assign_significance(cells: &mut [Cell], gates: &Gates, fdr: f64) {
     let mut families: BTreeMap<(usize, Option<usize>), Vec<usize>> = BTreeMap::new();
     for (i, c) in cells.iter().enumerate() {
         if !(c.assess.eligible && c.assess.p.is_some()) {
@@ -559,8 +604,16 @@ fn assign_significance(cells: &mut [Cell], gates: &[Gate], fdr: f64) {
             .iter()
             .map(|&i| cells[i].assess.p.unwrap_or(1.0))
             .collect();
-        let gate = gates[series];
         for (&i, q) in members.iter().zip(stats::bh_qvalues(&ps)) {
+            // A mix cell also stands behind its segment's volume gate.
+            let mut gate = gates.series[series];
+            if cells[i].effect == Effect::Mix {
+                if let Some(v) = gates.volume.get(&cells[i].key) {
+                    if v.q < gate.q {
+                        gate = *v;
+                    }
+                }
+            }
             cells[i].q = Some(q.max(gate.q));
             cells[i].significant = gate.open && q < fdr;
         }

@@ -126,17 +126,31 @@ fn draw_png(
 /// The trend: the handoff rate of every conversation above, the owner's branches below, one
 /// point per week with the current week's value written next to it. `None` with fewer than
 /// two weeks of data (a line of one point says nothing).
-pub fn trend(rows: &[TrendRow], branch_title: &str) -> Result<Option<Chart>, ChartError> {
+/// `branch_title: None` draws the handoff rate alone (a team lead's report, whose branches
+/// are all four).
+pub fn trend(rows: &[TrendRow], branch_title: Option<&str>) -> Result<Option<Chart>, ChartError> {
     let weeks = rows.iter().filter(|t| t.handoff_rate.is_some()).count();
     if weeks < 2 {
         return Ok(None);
     }
-    let png = draw_png(WIDTH, TREND_HEIGHT, |root| {
-        let (top, bottom) = root.split_vertically(px(TREND_HEIGHT / 2));
-        panel(&top, "Handoff rate, all conversations", rows, INK, |t| {
-            t.handoff_rate
-        })?;
-        panel(&bottom, branch_title, rows, BRANCH, |t| t.branch_rate)
+    let height = match branch_title {
+        Some(_) => TREND_HEIGHT,
+        None => TREND_HEIGHT / 2,
+    };
+    let png = draw_png(WIDTH, height, |root| {
+        let overall = |area: &DrawingArea<BitMapBackend, plotters::coord::Shift>| {
+            panel(area, "Handoff rate, all conversations", rows, INK, |t| {
+                t.handoff_rate
+            })
+        };
+        match branch_title {
+            Some(title) => {
+                let (top, bottom) = root.split_vertically(px(TREND_HEIGHT / 2));
+                overall(&top)?;
+                panel(&bottom, title, rows, BRANCH, |t| t.branch_rate)
+            }
+            None => overall(root),
+        }
     })?;
     let first = rows.first().map_or("", |t| t.period.as_str());
     let last = rows.last().map_or("", |t| t.period.as_str());
@@ -147,16 +161,21 @@ pub fn trend(rows: &[TrendRow], branch_title: &str) -> Result<Option<Chart>, Cha
             rows.last().map_or("", f)
         )
     };
-    let alt = format!(
-        "Weekly trend {first} to {last}: handoff rate {}; {branch_title} {}",
-        span(|t| t.handoff_rate_text.as_str()),
-        span(|t| t.branch_rate_text.as_str()),
+    let mut alt = format!(
+        "Weekly trend {first} to {last}: handoff rate {}",
+        span(|t| t.handoff_rate_text.as_str())
     );
+    if let Some(title) = branch_title {
+        alt.push_str(&format!(
+            "; {title} {}",
+            span(|t| t.branch_rate_text.as_str())
+        ));
+    }
     Ok(Some(Chart {
         content_id: "trend@baton".into(),
         alt,
         width: WIDTH,
-        height: TREND_HEIGHT,
+        height,
         png,
     }))
 }
@@ -431,7 +450,7 @@ mod tests {
         let rows: Vec<TrendRow> = (0..8)
             .map(|i| week(i, 0.33 + i as f64 * 0.002, 0.07 + i as f64 * 0.002))
             .collect();
-        let c = trend(&rows, "Routing").unwrap().unwrap();
+        let c = trend(&rows, Some("Routing")).unwrap().unwrap();
         assert_eq!((c.width, c.height), (WIDTH, TREND_HEIGHT));
         let (w, h, rgb) = decode(&c.png);
         assert_eq!((w, h), (WIDTH * 2, TREND_HEIGHT * 2));
@@ -450,7 +469,15 @@ mod tests {
             c.alt
         );
         // One week is not a trend.
-        assert!(trend(&rows[..1], "Routing").unwrap().is_none());
+        assert!(trend(&rows[..1], Some("Routing")).unwrap().is_none());
+        // A team lead's trend is the handoff rate alone, half as tall.
+        let solo = trend(&rows, None).unwrap().unwrap();
+        assert_eq!(solo.height, TREND_HEIGHT / 2);
+        assert!(!solo.png.is_empty() && !solo.alt.contains("Routing"));
+        assert!(!decode(&solo.png)
+            .2
+            .chunks(3)
+            .any(|p| p == [BRANCH.0, BRANCH.1, BRANCH.2]));
     }
 
     #[test]

@@ -78,13 +78,13 @@ impl Charts {
                 None
             })
         };
-        let branch_title = if view.team.is_some() || view.branches.len() != 1 {
-            "Your branches together".to_string()
-        } else {
-            view.branches[0].label.clone()
+        let branch_title = match (&view.team, view.branches.as_slice()) {
+            (Some(_), _) | (None, []) => None,
+            (None, [one]) => Some(one.label.clone()),
+            (None, _) => Some("Your branches together".to_string()),
         };
         Charts {
-            trend: keep("trend", chart::trend(&view.trend, &branch_title)),
+            trend: keep("trend", chart::trend(&view.trend, branch_title.as_deref())),
             waterfalls: view
                 .breakdowns
                 .iter()

@@ -384,6 +384,45 @@ pub fn recipients(cfg: &Config) -> Vec<(Owner, Vec<Cause>)> {
     out
 }
 
+/// The team leads who receive their team's report (`[teams].X.lead`), by team. A lead whose
+/// address is already a branch owner's (or an earlier lead's) is left out: one person, one
+/// report per period, and the delivery ledger keys a report by address.
+pub fn team_leads(cfg: &Config) -> Vec<(String, Owner)> {
+    let mut taken: Vec<String> = recipients(cfg)
+        .into_iter()
+        .map(|(o, _)| o.email.to_ascii_lowercase())
+        .collect();
+    let mut out = Vec::new();
+    for (team, t) in &cfg.teams {
+        let Some(email) = t.lead.as_ref().map(|l| l.to_string()) else {
+            continue;
+        };
+        if taken.contains(&email.to_ascii_lowercase()) {
+            continue;
+        }
+        taken.push(email.to_ascii_lowercase());
+        let name = format!("{team} lead");
+        let owner = Owner {
+            id: crate::domain::OwnerId::from_name(&name),
+            name,
+            email,
+        };
+        out.push((team.clone(), owner));
+    }
+    out
+}
+
+/// The subject of a team lead's report: the owners' subject with the team after the period.
+fn team_subject(period: &str, team: &str, branches: &[BranchLine]) -> String {
+    subject(period, branches)
+        .replacen(
+            &format!("Handoffs {period}"),
+            &format!("Handoffs {period}, team {}", crate::text::one_line(team)),
+            1,
+        )
+        .replace("(your branches)", "(your team)")
+}
+
 /// One view per distinct owner of the metric tree, generated now.
 pub fn owner_views(cfg: &Config, metrics: &MetricsReport) -> Vec<OwnerView> {
     owner_views_at(cfg, metrics, Utc::now())
@@ -427,17 +466,10 @@ pub fn team_views_at(
     let Some(teams) = metrics.segments.get("team") else {
         return vec![];
     };
-    cfg.teams
-        .iter()
-        .filter_map(|(team, t)| {
-            let email = t.lead.as_ref()?.to_string();
-            let seg = teams.iter().find(|s| &s.value == team)?;
-            let name = format!("{team} lead");
-            let owner = Owner {
-                id: crate::domain::OwnerId::from_name(&name),
-                name,
-                email,
-            };
+    team_leads(cfg)
+        .into_iter()
+        .filter_map(|(team, owner)| {
+            let seg = teams.iter().find(|s| s.value == team)?;
             let mut v = owner_view(cfg, metrics, owner, Cause::ALL.to_vec(), generated_at);
             v.branches = Cause::ALL
                 .iter()
@@ -451,11 +483,7 @@ pub fn team_views_at(
                 .collect();
             v.movements.clear();
             let period = &metrics.period.label;
-            v.subject = subject(period, &v.branches).replacen(
-                &format!("Handoffs {period}:"),
-                &format!("Handoffs {period}, team {}:", crate::text::one_line(team)),
-                1,
-            );
+            v.subject = team_subject(period, &team, &v.branches);
             v.headline_text = headline_of(&v.subject, period);
             v.team = Some(team.clone());
             Some(v)
@@ -672,8 +700,12 @@ fn actions(
 
 /// The subject without its `Handoffs <period>: ` prefix (the report's first line).
 fn headline_of(subject: &str, period: &str) -> String {
-    let prefix = format!("Handoffs {period}: ");
-    let rest = subject.strip_prefix(&prefix).unwrap_or(subject);
+    // `Handoffs P: ...` and a team's `Handoffs P, team X: ...`: the heading says both.
+    let prefix = format!("Handoffs {period}");
+    let rest = match subject.strip_prefix(&prefix) {
+        Some(r) => r.split_once(": ").map_or(r, |(_, rest)| rest),
+        None => subject,
+    };
     let mut c = rest.chars();
     match c.next() {
         Some(f) => f.to_uppercase().chain(c).collect(),
@@ -711,14 +743,18 @@ pub fn subject(period: &str, branches: &[BranchLine]) -> String {
                         b.rate_text
                     )
                 }
+                // A significant driver is news even when the branch as a whole is within
+                // noise (the rest of it moved the other way).
+                Some(_) if b.driver.is_some() => format!(
+                    "Handoffs {period}: {name} {}, driven by {}",
+                    b.change_text,
+                    b.driver.as_deref().unwrap_or_default()
+                ),
                 Some(_) if b.significant == Some(false) => format!(
                     "Handoffs {period}: no significant change ({name} {}, {} within normal variation)",
                     b.rate_text, b.change_text
                 ),
-                Some(_) => match &b.driver {
-                    Some(d) => format!("Handoffs {period}: {name} {}, driven by {d}", b.change_text),
-                    None => format!("Handoffs {period}: {name} {} ({whose})", b.change_text),
-                },
+                Some(_) => format!("Handoffs {period}: {name} {} ({whose})", b.change_text),
             }
         }
     }
@@ -1165,7 +1201,10 @@ impl OwnerView {
                 breakdowns.push(bd);
             }
         }
-        self.subject = subject(&self.period.label, &self.branches);
+        self.subject = match &self.team {
+            Some(team) => team_subject(&self.period.label, team, &self.branches),
+            None => subject(&self.period.label, &self.branches),
+        };
         self.headline_text = headline_of(&self.subject, &self.period.label);
         self.drivers = drivers;
         self.footnotes = footnotes;

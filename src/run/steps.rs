@@ -234,14 +234,17 @@ pub async fn explanation(
     .await??)
 }
 
-/// Step 6: one view per owner of the metric tree, with the drivers routed to them.
+/// Step 6: one view per owner of the metric tree, then one per team lead (their team's cells
+/// in every branch), with the drivers routed to each.
 pub fn owner_views(
     cfg: &Config,
     metrics: &MetricsReport,
     explanation: Option<&Explanation>,
     verdicts: &[crate::verify::Verdict],
 ) -> Vec<OwnerView> {
-    let mut views = crate::report::owner_views(cfg, metrics);
+    let now = Utc::now();
+    let mut views = crate::report::owner_views_at(cfg, metrics, now);
+    views.extend(crate::report::team_views_at(cfg, metrics, now));
     for v in &mut views {
         if let Some(e) = explanation {
             v.attach_explanation(e);
