@@ -840,10 +840,10 @@ fn branches(
 
 /// A lead must be this clear of noise on its own (|z|), ...
 pub const LEAD_Z: f64 = 3.0;
-/// ... carry at least this share of its series' change, in the same direction ...
+/// ... and carry at least this share of its series' change, in the same direction (more than
+/// all of it when the rest moved the other way). The series' own change need not be clear of
+/// noise: a segment that moved while the rest offset it is what an owner should check.
 pub const LEAD_SHARE: f64 = 0.5;
-/// ... in a series whose own change has at most this p-value.
-pub const LEAD_SERIES_P: f64 = 0.25;
 
 /// Per series: the pre-planned segment effect that carries most of the change when its own test
 /// is clear of noise but not significant after the hierarchy (the change is then named as a
@@ -858,8 +858,7 @@ fn leads(
     (0..heads.len())
         .map(|s| {
             let h = &heads[s];
-            let p = h.z.map(stats::p_two_sided).unwrap_or(1.0);
-            if h.change == 0.0 || p > LEAD_SERIES_P {
+            if h.change == 0.0 {
                 return None;
             }
             cells
@@ -952,10 +951,30 @@ fn summarise(
             .max_by(|&a, &b| heads[a].change.abs().total_cmp(&heads[b].change.abs()))
             .unwrap_or(i + 1);
         let h = headline(s);
-        let t = top(&owner.email, Some(subject.branches[s - 1]), h.change);
+        let branch = Some(subject.branches[s - 1]);
+        let t = top(&owner.email, branch, h.change);
+        // Correlated segments of other dimensions (topic billing and the team it lands on)
+        // can both pass: the strongest other one is named too, so the owner sees both.
+        let also = t.and_then(|t| {
+            pushes
+                .iter()
+                .filter(|p| {
+                    p.owner.email == owner.email
+                        && p.branch == branch
+                        && p.role != super::explanation::Role::TeamLead
+                        && p.change * h.change > 0.0
+                        && p.key.dimensions().to_string() != t.key.dimensions().to_string()
+                        && !p.key.pairs().iter().any(|kv| t.key.pairs().contains(kv))
+                })
+                .max_by(|a, b| a.z.abs().total_cmp(&b.z.abs()))
+        });
         out.insert(
             owner.id.to_string(),
-            summary::sentence_with_lead(&h, t, leads[s].as_ref()),
+            summary::with_also(
+                summary::sentence_with_lead(&h, t, leads[s].as_ref()),
+                also,
+                percent,
+            ),
         );
         covered.push(owner.email.clone());
     }

@@ -95,16 +95,42 @@ pub(crate) fn sentence_with_lead(h: &Headline, top: Option<&Push>, lead: Option<
     let stem = s
         .trim_end_matches(": no single segment stands out; the change is spread thinly.")
         .trim_end_matches(", within normal week-to-week variation.");
+    let noise = if h.significant {
+        ""
+    } else {
+        ", within normal week-to-week variation"
+    };
+    // More than all of the change: the rest moved the other way, say so rather than "250 %".
+    let what = if share > 100.5 {
+        format!(
+            "{} added {} on its own (z = {:.1}), more than the whole change as the rest moved \
+             the other way",
+            l.what,
+            amount(l.contribution, h.percent),
+            l.z
+        )
+    } else {
+        format!("{share:.0} % of it is {} (z = {:.1})", l.what, l.z)
+    };
     format!(
-        "{stem}{}; {share:.0} % of it is {} (z = {:.1}), a lead to check rather than a finding: \
-         not significant once every segment is counted.",
-        if h.significant {
-            ""
-        } else {
-            ", within normal week-to-week variation"
-        },
-        l.what,
-        l.z
+        "{stem}{noise}; {what}: a lead to check rather than a finding, not significant once \
+         every segment is counted."
+    )
+}
+
+/// `sentence` with a second significant segment of another dimension named after it:
+/// "...; also a higher routing handoff rate in topic billing (+1.1 points, z = 3.3)."
+pub(crate) fn with_also(sentence: String, also: Option<&Push>, percent: bool) -> String {
+    let Some(p) = also else {
+        return sentence;
+    };
+    format!(
+        "{}; also {} ({}{}, z = {:.1}).",
+        sentence.trim_end_matches('.'),
+        p.what,
+        signed(p.change, percent),
+        if percent { " points" } else { "" },
+        p.z
     )
 }
 
@@ -292,6 +318,52 @@ mod tests {
             "Routing handoffs rose 3.1 points (95 % CI 2.2 to 4.0): 80 % of it is topic \
              billing landing on General Support first."
         );
+    }
+
+    #[test]
+    fn a_lead_larger_than_the_change_says_the_rest_moved_the_other_way() {
+        let h = Headline {
+            label: "skill handoffs".into(),
+            change: 0.007,
+            ci: Some([-0.009, 0.023]),
+            significant: false,
+            percent: true,
+        };
+        let lead = Lead {
+            what: "a higher skill handoff rate in team Billing".into(),
+            contribution: 0.015,
+            z: 3.3,
+        };
+        assert_eq!(
+            sentence_with_lead(&h, None, Some(&lead)),
+            "Skill handoffs rose 0.7 points (95 % CI -0.9 to 2.3), within normal week-to-week \
+             variation; a higher skill handoff rate in team Billing added 1.5 points on its own \
+             (z = 3.3), more than the whole change as the rest moved the other way: a lead to \
+             check rather than a finding, not significant once every segment is counted."
+        );
+        // Half of the change: its share.
+        let half = Lead {
+            contribution: 0.0035,
+            ..lead
+        };
+        assert!(sentence_with_lead(&h, None, Some(&half)).contains(
+            "; 50 % of it is a higher skill handoff rate in team Billing (z = 3.3): a lead"
+        ));
+    }
+
+    #[test]
+    fn a_second_dimension_is_named_after_the_first() {
+        let first = "Routing handoffs rose 1.4 points (95 % CI 0.1 to 2.6): 122 % of it is a \
+                     higher routing handoff rate in channel chat."
+            .to_string();
+        let also = push(0.011, "a higher routing handoff rate in topic billing");
+        assert_eq!(
+            with_also(first.clone(), Some(&also), true),
+            "Routing handoffs rose 1.4 points (95 % CI 0.1 to 2.6): 122 % of it is a higher \
+             routing handoff rate in channel chat; also a higher routing handoff rate in topic \
+             billing (+1.1 points, z = 4.0)."
+        );
+        assert_eq!(with_also(first.clone(), None, true), first);
     }
 
     #[test]
