@@ -4,10 +4,10 @@
 
 mod deliver_support;
 
-use baton::deliver::Outcome;
+use baton::deliver::{DeliveryKey, Outcome};
 use baton::domain::{Period, ReportKind};
 use baton::run::{run_report, RunError, RunRequest, Trigger};
-use baton::store::{RunState, Store};
+use baton::store::{DeliveryState, RunState, Store};
 use deliver_support::*;
 
 fn request(period: &Period) -> RunRequest {
@@ -81,4 +81,64 @@ async fn a_setup_error_fails_the_run_with_what_went_out_counted() {
         "{error}"
     );
     assert_eq!(server.seen.lock().unwrap().auth_attempts, 1);
+}
+
+/// A branch that moves beyond noise and past its `alert_threshold_pp` gets its owner a short
+/// alert after the report, once per branch and period: a second run sends neither again. A
+/// branch that moved less than its line alerts nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_significant_move_past_the_line_alerts_its_owner_once() {
+    let server = Server::start(Script::default());
+    let dir = tempfile::tempdir().unwrap();
+    // Billing conversations misrouted 40 points more often: routing (Support Operations)
+    // rises by several points, far beyond noise at 1,500 conversations a week.
+    let (mut cfg, period) =
+        export_config_with(dir.path(), &server, 1500, &["routing:topic=billing:+40pp"]);
+    for (cause, branch) in cfg.tree.iter_mut() {
+        branch.alert_threshold_pp = if *cause == baton::domain::Cause::Routing {
+            1.0
+        } else {
+            50.0
+        };
+    }
+    let store = Store::open(&dir.path().join("baton.db")).unwrap();
+    let first = run_report(&cfg, &store, &request(&period)).await.unwrap();
+    assert_eq!(
+        first.owners.len(),
+        4,
+        "the reports are counted without the alert"
+    );
+    assert_eq!(first.delivery.sent(), 5, "{}", first.delivery);
+    let copies = server.copies(OWNERS[0]);
+    assert_eq!(
+        copies.len(),
+        2,
+        "Support Operations: the report and the alert"
+    );
+    let subjects: Vec<String> = copies
+        .iter()
+        .map(|raw| {
+            mail_parser::MessageParser::default()
+                .parse(raw)
+                .unwrap()
+                .subject()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let alert = subjects
+        .iter()
+        .find(|s| s.starts_with("Alert 2026-W46: routing +"))
+        .unwrap_or_else(|| panic!("no alert among {subjects:?}"));
+    assert!(alert.contains("past your 1 pp line"), "{alert}");
+    assert_eq!(server.per_owner(), [2, 1, 1, 1]);
+    let key = DeliveryKey::new("alert-routing", period.label(), OWNERS[0]);
+    assert_eq!(
+        store.delivery_state(&key).unwrap().unwrap().state,
+        DeliveryState::Sent
+    );
+
+    let again = run_report(&cfg, &store, &request(&period)).await.unwrap();
+    assert_eq!(again.delivery.sent(), 0, "{}", again.delivery);
+    assert_eq!(server.per_owner(), [2, 1, 1, 1]);
 }

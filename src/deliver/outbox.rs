@@ -21,9 +21,20 @@ impl Outbox {
         &self.dir
     }
 
+    /// `<period>-<owner>`, plus `.<report>` for a message that is not the owner's report
+    /// (an alert), so it never overwrites the report.
+    fn stem(msg: &Outgoing) -> String {
+        let mut stem = format!("{}-{}", file_safe(&msg.key.period), msg.owner);
+        if msg.key.report.starts_with("alert-") {
+            stem.push('.');
+            stem.push_str(&file_safe(&msg.key.report));
+        }
+        stem
+    }
+
     /// The `.eml` and `.html` paths of a message.
     pub fn paths(&self, msg: &Outgoing) -> (PathBuf, PathBuf) {
-        let stem = format!("{}-{}", file_safe(&msg.key.period), msg.owner);
+        let stem = Self::stem(msg);
         (
             self.dir.join(format!("{stem}.eml")),
             self.dir.join(format!("{stem}.html")),
@@ -45,7 +56,7 @@ impl Outbox {
 
     /// Where the preview's images go: `<period>-<owner>.<chart>.png`, in image order.
     pub fn image_paths(&self, msg: &Outgoing) -> Vec<PathBuf> {
-        let stem = format!("{}-{}", file_safe(&msg.key.period), msg.owner);
+        let stem = Self::stem(msg);
         msg.images
             .iter()
             .map(|img| {

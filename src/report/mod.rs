@@ -5,6 +5,7 @@
 //! Public face: [`owner_views`] -> [`OwnerView`]; [`Renderer::render`] -> [`Rendered`];
 //! [`check_templates`] for `baton check`.
 
+mod alert;
 mod chart;
 mod csv;
 pub use crate::format;
@@ -12,6 +13,7 @@ mod render;
 mod sample;
 mod view;
 
+pub use alert::{branch_alerts, BranchAlert};
 pub use chart::{Chart, ChartError};
 pub use format::Tone;
 pub use render::{

@@ -30,6 +30,8 @@ const EMBEDDED: &[(&str, &str)] = &[
         "partials/change.html",
         include_str!("../../templates/partials/change.html"),
     ),
+    ("alert.html", include_str!("../../templates/alert.html")),
+    ("alert.txt", include_str!("../../templates/alert.txt")),
 ];
 
 /// The stylesheet inlined into the HTML part (`templates/report.css`, overridable like the
@@ -326,6 +328,21 @@ impl Renderer {
         }
     }
 
+    /// The short alert of one branch ([`super::branch_alerts`]): HTML (styles inlined) and
+    /// text, no attachments.
+    pub fn render_alert(&self, alert: &super::BranchAlert) -> Result<Rendered, RenderError> {
+        let ctx = Value::from_serialize(alert);
+        let html = self.inline_styles(&self.render_one("alert.html", &ctx)?)?;
+        let text = self.render_one("alert.txt", &ctx)?;
+        Ok(Rendered {
+            subject: crate::text::one_line(&alert.subject),
+            html,
+            text,
+            attachments: vec![],
+            inline_images: vec![],
+        })
+    }
+
     fn context(
         &self,
         view: &OwnerView,
@@ -466,6 +483,15 @@ pub fn file_safe(s: &str) -> String {
 /// a sample report. The error names the file and line (`baton check`).
 pub fn check_templates(dir: &Path) -> Result<(), RenderError> {
     let r = Renderer::from_dir(dir)?;
-    r.render(&super::sample::sample_view())?;
+    let mut view = super::sample::sample_view();
+    r.render(&view)?;
+    // The alert templates, on the sample's first branch made to alert.
+    if let Some(b) = view.branches.first_mut() {
+        b.alert = true;
+        b.significant = Some(true);
+    }
+    for alert in super::branch_alerts(std::slice::from_ref(&view)) {
+        r.render_alert(&alert)?;
+    }
     Ok(())
 }

@@ -313,6 +313,9 @@ async fn run_stages(
             Err(e) => return Err(e),
         }
     }
+    // The reports first, then the alerts of branches that moved past their line.
+    let reports = messages.len();
+    messages.extend(steps::render_alerts(cfg, &views, period, &req.recipients)?);
     let destination = Destination::from_config(cfg, req.outbox.clone(), req.dry_run);
     let mut delivery = steps::deliver(cfg, store, &messages, &destination).await?;
     delivery.outcomes.extend(unrendered);
@@ -331,6 +334,7 @@ async fn run_stages(
         explanation,
         owners: messages
             .into_iter()
+            .take(reports)
             .map(|m| OwnerResult {
                 owner: m.owner,
                 subject: m.subject,

@@ -360,48 +360,104 @@ pub fn render(
             })
             .collect::<Vec<_>>()
             .join(", ");
-        let (to, key, rendered) = match &recipients.test_to {
-            // A key the ledger never sees, unique per owner and per send: the copies of
-            // different owners (and two tests in a row) are different messages to a client.
-            Some(addr) => {
-                let mut r = rendered;
-                r.subject = format!("[test] {}", r.subject);
-                let key = DeliveryKey::new(
-                    format!(
-                        "test:{}:{}:{}",
-                        report.as_str(),
-                        view.owner.id,
-                        Utc::now().timestamp_millis()
-                    ),
-                    period.label(),
-                    addr.trim(),
-                );
-                let to = Owner {
-                    id: view.owner.id.clone(),
-                    name: format!("{} (test copy)", view.owner.name),
-                    email: addr.trim().to_string(),
-                };
-                (to, key, r)
-            }
-            None => (
-                view.owner.clone(),
-                DeliveryKey::new(report.as_str(), period.label(), view.owner.email.clone()),
-                rendered,
-            ),
-        };
-        let purpose = match (&recipients.preview, &recipients.test_to) {
-            (Some(dir), _) => Purpose::Preview(dir.clone()),
-            (None, Some(_)) => Purpose::Test,
-            (None, None) if recipients.force => Purpose::Forced,
-            (None, None) => Purpose::Delivery,
-        };
-        out.push(Message {
-            owner: view.owner.clone(),
-            subject: rendered.subject.clone(),
+        out.push(addressed(
+            &view.owner,
+            report.as_str(),
+            rendered,
             headline,
-            outgoing: Outgoing::with_headers(&from, &to, &rendered, key, &[], &headers)?,
-            purpose,
-        });
+            period,
+            recipients,
+            (&from, &headers),
+        )?);
+    }
+    Ok(out)
+}
+
+/// A rendered message for `owner` under the ledger's report name `report`, addressed as the
+/// run asks: to the owner (a delivery, or forced), or as a `[test]` copy to another address
+/// under a key the ledger never sees, or written to a preview folder.
+fn addressed(
+    owner: &Owner,
+    report: &str,
+    rendered: crate::report::Rendered,
+    headline: String,
+    period: &Period,
+    recipients: &Recipients,
+    (from, headers): (&Mailbox, &Headers),
+) -> Result<Message, RunError> {
+    let (to, key, rendered) = match &recipients.test_to {
+        // A key the ledger never sees, unique per owner and per send: the copies of
+        // different owners (and two tests in a row) are different messages to a client.
+        Some(addr) => {
+            let mut r = rendered;
+            r.subject = format!("[test] {}", r.subject);
+            let key = DeliveryKey::new(
+                format!(
+                    "test:{report}:{}:{}",
+                    owner.id,
+                    Utc::now().timestamp_millis()
+                ),
+                period.label(),
+                addr.trim(),
+            );
+            let to = Owner {
+                id: owner.id.clone(),
+                name: format!("{} (test copy)", owner.name),
+                email: addr.trim().to_string(),
+            };
+            (to, key, r)
+        }
+        None => (
+            owner.clone(),
+            DeliveryKey::new(report, period.label(), owner.email.clone()),
+            rendered,
+        ),
+    };
+    let purpose = match (&recipients.preview, &recipients.test_to) {
+        (Some(dir), _) => Purpose::Preview(dir.clone()),
+        (None, Some(_)) => Purpose::Test,
+        (None, None) if recipients.force => Purpose::Forced,
+        (None, None) => Purpose::Delivery,
+    };
+    Ok(Message {
+        owner: owner.clone(),
+        subject: rendered.subject.clone(),
+        headline,
+        outgoing: Outgoing::with_headers(from, &to, &rendered, key, &[], headers)?,
+        purpose,
+    })
+}
+
+/// Step 7b: the short alert of each branch that moved significantly past its
+/// `alert_threshold_pp` ([`crate::report::branch_alerts`]), to its owner, right after the
+/// reports; keyed `alert-<branch>` in the ledger, so once per branch and period.
+pub fn render_alerts(
+    cfg: &Config,
+    views: &[OwnerView],
+    period: &Period,
+    recipients: &Recipients,
+) -> Result<Vec<Message>, RunError> {
+    let renderer = Renderer::new();
+    let from = sender(cfg);
+    let headers = Headers {
+        reply_to: cfg.delivery.reply_to.clone(),
+    };
+    let mut out = Vec::new();
+    for alert in crate::report::branch_alerts(views)
+        .iter()
+        .filter(|a| recipients.wants(&a.owner))
+    {
+        let rendered = renderer.render_alert(alert)?;
+        let headline = format!("alert: {} {}", alert.cause, alert.branch.change_text);
+        out.push(addressed(
+            &alert.owner,
+            &alert.report_name(),
+            rendered,
+            headline,
+            period,
+            recipients,
+            (&from, &headers),
+        )?);
     }
     Ok(out)
 }

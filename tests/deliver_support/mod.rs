@@ -385,6 +385,18 @@ pub fn messages() -> Vec<Outgoing> {
 /// to `server`: a whole report run for `run_report`.
 #[allow(dead_code)] // not every test file that includes this module runs whole reports
 pub fn export_config(dir: &std::path::Path, server: &Server, per_week: u32) -> (Config, Period) {
+    export_config_with(dir, server, per_week, &[])
+}
+
+/// [`export_config`] with planted changes (`baton generate --inject` specs without `from`:
+/// they start with the reported week).
+#[allow(dead_code)]
+pub fn export_config_with(
+    dir: &std::path::Path,
+    server: &Server,
+    per_week: u32,
+    inject: &[&str],
+) -> (Config, Period) {
     use baton::config::{DeliveryMode, SourceConfig, SourceFormat};
     let mut cfg = Config::embedded().unwrap();
     // These tests count the owners' messages ([`OWNERS`]); team leads' reports are tested in
@@ -396,6 +408,10 @@ pub fn export_config(dir: &std::path::Path, server: &Server, per_week: u32) -> (
     let mut opts = baton::demo::GenerateOptions::ending(period.end_date(), cfg.tz());
     opts.weeks = 3;
     opts.per_week = per_week;
+    opts.injections = inject
+        .iter()
+        .map(|i| format!("{i}:from={}", period.start_date()).parse().unwrap())
+        .collect();
     let events = baton::ingest::normalise(
         baton::demo::generate_frame(&opts).unwrap(),
         &Default::default(),
