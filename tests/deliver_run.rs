@@ -131,6 +131,19 @@ async fn a_significant_move_past_the_line_alerts_its_owner_once() {
         .find(|s| s.starts_with("Alert 2026-W46: routing +"))
         .unwrap_or_else(|| panic!("no alert among {subjects:?}"));
     assert!(alert.contains("past your 1 pp line"), "{alert}");
+    // The report lists example conversations of its billing driver.
+    let report = copies
+        .iter()
+        .map(|raw| mail_parser::MessageParser::default().parse(raw).unwrap())
+        .find(|m| m.subject().unwrap().starts_with("Handoffs"))
+        .unwrap();
+    let text = report.body_text(0).unwrap();
+    let examples = text
+        .lines()
+        .skip_while(|l| !l.contains("topic: billing (routing)"))
+        .find_map(|l| l.trim().strip_prefix("Examples: "))
+        .unwrap_or_else(|| panic!("no examples for topic billing in\n{text}"));
+    assert_eq!(examples.split(", ").count(), 5, "{examples}");
     assert_eq!(server.per_owner(), [2, 1, 1, 1]);
     let key = DeliveryKey::new("alert-routing", period.label(), OWNERS[0]);
     assert_eq!(

@@ -359,9 +359,38 @@ fn drivers_and_summary_render_when_the_explain_stage_fills_them() {
         significant: true,
         note: None,
         footnote: None,
+        pairs: vec![("team".into(), "Billing".into())],
+        examples: vec![
+            baton::report::Example {
+                id: "<b>7".into(),
+                url: baton::report::conversation_link(
+                    Some("https://acme.zendesk.com/agent/tickets/{id}"),
+                    "<b>7",
+                ),
+            },
+            baton::report::Example {
+                id: "8".into(),
+                url: None,
+            },
+        ],
     }];
     let r = Renderer::new().render(&v).unwrap();
     assert!(r.html.contains("Tested drivers"));
+    // Examples: linked when there is a pattern, the id escaped in the HTML and encoded in
+    // the link; listed in the text part too.
+    assert!(
+        r.html.contains(
+            r#"<a href="https://acme.zendesk.com/agent/tickets/%3Cb%3E7">&lt;b&gt;7</a>"#
+        ),
+        "{}",
+        r.html
+    );
+    assert!(
+        r.text
+            .contains("Examples: <b>7 (https://acme.zendesk.com/agent/tickets/%3Cb%3E7), 8"),
+        "{}",
+        r.text
+    );
     assert!(r.html.contains("↑ +2.0 pp"));
     assert!(r.html.contains("mostly in &lt;Billing&gt;."));
     assert!(r

@@ -4,12 +4,14 @@
 //! Public face: [`compute`] (and [`MetricsReport`]); [`facts`] and [`measures`] are exposed for
 //! `explain`, which re-aggregates the same facts.
 
+mod examples;
 pub mod facts;
 mod fill;
 pub mod measures;
 mod rules;
 mod table;
 
+pub use examples::example_conversations;
 pub use facts::{fact, Facts, NONE_VALUE};
 pub use measures::{AiMeasures, Band, CauseMeasures, Distribution, MeanMedian, Measures};
 pub use rules::HandoffRules;

@@ -88,6 +88,17 @@ pub fn sample_view() -> OwnerView {
         significant: true,
         note: Some("new routing rule on 10 Nov".into()),
         footnote: Some(1),
+        pairs: vec![("team".into(), "Billing".into())],
+        examples: vec![
+            super::view::Example {
+                id: "48213".into(),
+                url: Some("https://acme.zendesk.com/agent/tickets/48213".into()),
+            },
+            super::view::Example {
+                id: "48190".into(),
+                url: None,
+            },
+        ],
     }];
     view.breakdowns = vec![super::view::Breakdown {
         cause: Cause::Routing,

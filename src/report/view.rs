@@ -329,6 +329,11 @@ pub struct DriverLine {
     pub note: Option<String>,
     /// Number of the footnote with its interval and q-value.
     pub footnote: Option<usize>,
+    /// The segment as (dimension, value) pairs, for finding its conversations.
+    pub pairs: Vec<(String, String)>,
+    /// A few of the segment's conversations with a handoff of this branch (filled by the run
+    /// from the facts), linked when `[report] conversation_url` is set.
+    pub examples: Vec<Example>,
 }
 
 /// One week of the trend.
@@ -1173,6 +1178,13 @@ impl OwnerView {
                 significant: true,
                 note: Some(format!("{}: {effect}", shorten_in(&p.what))),
                 footnote: Some(footnotes.len()),
+                pairs: p
+                    .key
+                    .pairs()
+                    .iter()
+                    .map(|(d, v)| (d.to_string(), v.clone()))
+                    .collect(),
+                examples: vec![],
             });
         }
         // Each branch: the explain stage's interval and test, its top driver, and the change

@@ -254,6 +254,37 @@ pub fn owner_views(
     views
 }
 
+/// Step 6b: a few example conversations of each driver of each view, from the facts (the
+/// period's conversations of the driver's segment whose first handoff has its branch),
+/// linked when `[report] conversation_url` is set. A failed lookup leaves a driver without
+/// examples rather than failing the report.
+pub fn attach_examples(views: &mut [OwnerView], facts: &FactTables, period: &Period, cfg: &Config) {
+    const EXAMPLES: u32 = 5;
+    let pattern = cfg.report.conversation_url.as_deref();
+    for v in views.iter_mut() {
+        for d in &mut v.drivers {
+            match crate::metrics::example_conversations(
+                facts.conversations.clone().lazy(),
+                period,
+                d.cause,
+                &d.pairs,
+                EXAMPLES,
+            ) {
+                Ok(ids) => {
+                    d.examples = ids
+                        .into_iter()
+                        .map(|id| crate::report::Example {
+                            url: crate::report::conversation_link(pattern, &id),
+                            id,
+                        })
+                        .collect();
+                }
+                Err(e) => tracing::warn!(owner = %v.owner.id, "no example conversations: {e}"),
+            }
+        }
+    }
+}
+
 /// Who a run's messages go to, and whether they count as the owners' delivery.
 #[derive(Debug, Clone, Default)]
 pub struct Recipients {

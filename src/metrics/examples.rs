@@ -1,0 +1,89 @@
+//! Example conversations of a driver: the ids an owner can open in the helpdesk to see what
+//! a segment's handoffs look like.
+
+use super::fact;
+use crate::domain::{Cause, Period};
+use polars::prelude::*;
+
+/// Up to `n` conversations resolved in `period` whose first handoff had `cause` and that sit
+/// in the segment `pairs` (dimension, value), most recently resolved first (ties by id, so
+/// the same data gives the same examples).
+pub fn example_conversations(
+    conversations: LazyFrame,
+    period: &Period,
+    cause: Cause,
+    pairs: &[(String, String)],
+    n: u32,
+) -> PolarsResult<Vec<String>> {
+    let resolved = col(fact::RESOLVED_AT);
+    let mut keep = resolved
+        .clone()
+        .gt_eq(lit(period.start_utc().timestamp_micros()))
+        .and(resolved.lt(lit(period.end_utc().timestamp_micros())))
+        .and(
+            col(fact::FIRST_CAUSE)
+                .cast(DataType::String)
+                .eq(lit(cause.as_str())),
+        );
+    for (dim, value) in pairs {
+        keep = keep.and(
+            col(dim.as_str())
+                .cast(DataType::String)
+                .eq(lit(value.as_str())),
+        );
+    }
+    let ids = conversations
+        .filter(keep)
+        .sort_by_exprs(
+            [col(fact::RESOLVED_AT), col(fact::CONVERSATION)],
+            SortMultipleOptions::default().with_order_descending_multi([true, false]),
+        )
+        .limit(n)
+        .select([col(fact::CONVERSATION).cast(DataType::String)])
+        .collect()?;
+    Ok(ids
+        .column(fact::CONVERSATION)?
+        .str()?
+        .iter()
+        .flatten()
+        .map(str::to_string)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn examples_are_the_segments_latest_conversations_of_the_branch_in_the_period() {
+        let tz = chrono_tz::Europe::London;
+        let w46 = Period::iso_week(2026, 46, tz).unwrap();
+        let at = |d: u32, h: u32| {
+            chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, d, h, 0, 0)
+                .unwrap()
+                .timestamp_micros()
+        };
+        // W46 is 9-15 Nov (London = UTC in November).
+        let facts = df!(
+            fact::CONVERSATION => ["a", "b", "c", "d", "e", "f", "g"],
+            fact::RESOLVED_AT => [
+                Some(at(10, 9)),  // a: billing, routing, in W46
+                Some(at(14, 9)),  // b: billing, routing, latest
+                Some(at(12, 9)),  // c: billing, skill: another branch
+                Some(at(12, 9)),  // d: refund, routing: another segment
+                Some(at(3, 9)),   // e: billing, routing, W45
+                None,             // f: billing, routing, still open
+                Some(at(12, 9)),  // g: billing, routing
+            ],
+            fact::FIRST_CAUSE => ["routing", "routing", "skill", "routing", "routing", "routing", "routing"],
+            "topic" => ["billing", "billing", "billing", "refund", "billing", "billing", "billing"],
+        )
+        .unwrap();
+        let pairs = [("topic".to_string(), "billing".to_string())];
+        let ids =
+            example_conversations(facts.clone().lazy(), &w46, Cause::Routing, &pairs, 5).unwrap();
+        assert_eq!(ids, ["b", "g", "a"]);
+        let two = example_conversations(facts.lazy(), &w46, Cause::Routing, &pairs, 2).unwrap();
+        assert_eq!(two, ["b", "g"]);
+    }
+}
