@@ -678,7 +678,9 @@ fn actions(
     significant: Option<bool>,
     change: Option<f64>,
 ) -> Vec<String> {
-    if significant == Some(false) {
+    // A significant driver is something to act on even when the branch as a whole is within
+    // noise (the rest of it moved the other way).
+    if significant == Some(false) && driver.is_none() {
         return match levers.first() {
             Some(l) => vec![format!(
                 "Nothing to act on this week; if it moves again, start with {l}"
@@ -686,7 +688,10 @@ fn actions(
             None => vec![],
         };
     }
-    if significant == Some(true) && change.is_some_and(|c| c < 0.0) && !levers.is_empty() {
+    if (significant == Some(true) || driver.is_some())
+        && change.is_some_and(|c| c < 0.0)
+        && !levers.is_empty()
+    {
         // Fewer handoffs is better: find what worked and keep it.
         return vec![format!(
             "Find what changed in {}{} and keep it",
@@ -1342,4 +1347,26 @@ fn breakdown(
         other_text: format::pp(Some(other)),
         other_role: role(other).into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::actions;
+
+    #[test]
+    fn a_significant_driver_is_acted_on_even_when_the_branch_is_within_noise() {
+        let levers = vec!["routing rules".to_string()];
+        assert_eq!(
+            actions(&levers, Some("topic billing"), Some(false), Some(1.0)),
+            ["Review routing rules for topic billing"]
+        );
+        assert_eq!(
+            actions(&levers, None, Some(false), Some(1.0)),
+            ["Nothing to act on this week; if it moves again, start with routing rules"]
+        );
+        assert_eq!(
+            actions(&levers, Some("topic refund"), Some(false), Some(-1.0)),
+            ["Find what changed in routing rules for topic refund and keep it"]
+        );
+    }
 }
