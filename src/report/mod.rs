@@ -24,7 +24,7 @@ pub use sample::sample_view;
 pub use view::{
     conversation_link, owner_views, owner_views_at, recipients, subject, team_leads, team_views_at,
     AiSection, BranchLine, Breakdown, BreakdownRow, DriverLine, Example, Footer, MeasureLine,
-    OwnerView, QuarantineLine, SegmentMove, TrendRow,
+    OwnerView, QuarantineLine, SegmentMove, TreeLine, TrendRow,
 };
 
 #[cfg(test)]

@@ -49,7 +49,17 @@ pub struct OwnerView {
     pub min_segment_size: i64,
     /// The trailing weeks, oldest first.
     pub trend: Vec<TrendRow>,
+    /// Every branch of the tree, whoever owns it, for context below the owner's own.
+    pub tree: Vec<TreeLine>,
     pub footer: Footer,
+}
+
+/// One branch of the whole tree: its owner and its line, `yours` for the reader's own.
+#[derive(Debug, Clone, Serialize)]
+pub struct TreeLine {
+    pub owner: String,
+    pub yours: bool,
+    pub line: BranchLine,
 }
 
 /// One branch of the metric tree, for its owner.
@@ -487,6 +497,10 @@ pub fn team_views_at(
                 })
                 .collect();
             v.movements.clear();
+            // The tree is the whole helpdesk's: none of it is the team's own line.
+            for t in &mut v.tree {
+                t.yours = false;
+            }
             let period = &metrics.period.label;
             v.subject = team_subject(period, &team, &v.branches);
             v.headline_text = headline_of(&v.subject, period);
@@ -553,6 +567,18 @@ fn owner_view(
                 &causes
             },
         ),
+        tree: Cause::ALL
+            .iter()
+            .map(|&c| TreeLine {
+                owner: cfg
+                    .tree
+                    .get(&c)
+                    .map(|b| b.owner.name.clone())
+                    .unwrap_or_default(),
+                yours: causes.contains(&c),
+                line: branch_line(cfg, c, &m.overall.measures, &m.previous),
+            })
+            .collect(),
         footer: Footer {
             quarantined_rows: m.overall.quarantined_rows,
             quarantine: m
@@ -1216,6 +1242,15 @@ impl OwnerView {
             );
             if let Some(bd) = breakdown(b, top.map(|d| d.dimension.as_str()), &drivers) {
                 breakdowns.push(bd);
+            }
+        }
+        // The tree's lines take the explain stage's intervals, like the owner's own.
+        for t in &mut self.tree {
+            if let Some(b) = e.branch_list().iter().find(|b| b.cause == t.line.cause) {
+                t.line.set_interval(
+                    b.ci.map(|[lo, hi]| [lo * 100.0, hi * 100.0]),
+                    Some(b.significant),
+                );
             }
         }
         self.subject = match &self.team {
