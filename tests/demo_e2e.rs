@@ -119,6 +119,12 @@ async fn demo_writes_one_message_per_owner_with_their_numbers() {
                 "{team} lead's text lacks {c} {shown}"
             );
         }
+        // Their agents, ranked on shrunk rates: every agent line names a conversation count.
+        let agents = text
+            .split("YOUR TEAM'S AGENTS")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{team} lead: no agents in\n{text}"));
+        assert!(agents.contains("ranked on "), "{team}");
         assert!(
             raw.windows(11).any(|w| w == b"trend@baton"),
             "{team}: no trend chart"

@@ -50,6 +50,50 @@ pub fn example_conversations(
         .collect())
 }
 
+/// Per agent, among the conversations resolved in `period` whose `team_dim` is `team`:
+/// (agent, conversations, conversations handed off at least once), most conversations first.
+/// Conversations without an agent are left out. Empty when the facts have no such columns.
+pub fn team_agent_counts(
+    conversations: LazyFrame,
+    period: &Period,
+    (team_dim, team): (&str, &str),
+    agent_dim: &str,
+) -> PolarsResult<Vec<(String, u64, u64)>> {
+    let resolved = col(fact::RESOLVED_AT);
+    let keep = resolved
+        .clone()
+        .gt_eq(lit(period.start_utc().timestamp_micros()))
+        .and(resolved.lt(lit(period.end_utc().timestamp_micros())))
+        .and(col(team_dim).cast(DataType::String).eq(lit(team)))
+        .and(col(agent_dim).is_not_null());
+    let agent = "__agent";
+    let out = conversations
+        .filter(keep)
+        .group_by([col(agent_dim).cast(DataType::String).alias(agent)])
+        .agg([
+            len().cast(DataType::UInt64).alias("n"),
+            col(fact::HANDOFFS)
+                .gt(lit(0))
+                .cast(DataType::UInt64)
+                .sum()
+                .alias("x"),
+        ])
+        .sort_by_exprs(
+            [col("n"), col(agent)],
+            SortMultipleOptions::default().with_order_descending_multi([true, false]),
+        )
+        .collect()?;
+    let names = out.column(agent)?.str()?.clone();
+    let n = out.column("n")?.u64()?.clone();
+    let x = out.column("x")?.u64()?.clone();
+    Ok(names
+        .iter()
+        .zip(n.iter())
+        .zip(x.iter())
+        .filter_map(|((a, n), x)| Some((a?.to_string(), n?, x.unwrap_or(0))))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,7 +127,30 @@ mod tests {
         let ids =
             example_conversations(facts.clone().lazy(), &w46, Cause::Routing, &pairs, 5).unwrap();
         assert_eq!(ids, ["b", "g", "a"]);
-        let two = example_conversations(facts.lazy(), &w46, Cause::Routing, &pairs, 2).unwrap();
+        let two =
+            example_conversations(facts.clone().lazy(), &w46, Cause::Routing, &pairs, 2).unwrap();
         assert_eq!(two, ["b", "g"]);
+    }
+
+    #[test]
+    fn team_agents_count_the_periods_conversations_of_the_team() {
+        let tz = chrono_tz::Europe::London;
+        let w46 = Period::iso_week(2026, 46, tz).unwrap();
+        let at = |d: u32| {
+            chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, d, 9, 0, 0)
+                .unwrap()
+                .timestamp_micros()
+        };
+        let facts = df!(
+            fact::CONVERSATION => ["a", "b", "c", "d", "e", "f"],
+            fact::RESOLVED_AT => [at(10), at(11), at(12), at(12), at(3), at(12)],
+            fact::HANDOFFS => [1u32, 0, 2, 0, 1, 1],
+            "team" => ["Billing", "Billing", "Billing", "Technical", "Billing", "Billing"],
+            "agent" => [Some("ann"), Some("ann"), Some("bob"), Some("ann"), Some("bob"), None],
+        )
+        .unwrap();
+        // a, b: ann (1 of 2 handed off); c: bob (1 of 1); d another team; e W45; f no agent.
+        let got = team_agent_counts(facts.lazy(), &w46, ("team", "Billing"), "agent").unwrap();
+        assert_eq!(got, [("ann".to_string(), 2, 1), ("bob".to_string(), 1, 1)]);
     }
 }

@@ -23,8 +23,8 @@ pub use render::{
 pub use sample::sample_view;
 pub use view::{
     conversation_link, owner_views, owner_views_at, recipients, subject, team_leads, team_views_at,
-    AiSection, BranchLine, Breakdown, BreakdownRow, DriverLine, Example, Footer, MeasureLine,
-    OwnerView, QuarantineLine, SegmentMove, TreeLine, TrendRow,
+    AgentLine, AiSection, BranchLine, Breakdown, BreakdownRow, DriverLine, Example, Footer,
+    MeasureLine, OwnerView, QuarantineLine, SegmentMove, TreeLine, TrendRow,
 };
 
 #[cfg(test)]

@@ -51,7 +51,52 @@ pub struct OwnerView {
     pub trend: Vec<TrendRow>,
     /// Every branch of the tree, whoever owns it, for context below the owner's own.
     pub tree: Vec<TreeLine>,
+    /// A team lead's agents this period, ranked on shrunk handoff rates (filled by the run).
+    pub team_agents: Vec<AgentLine>,
     pub footer: Footer,
+}
+
+/// One agent of a team lead's team: conversations resolved this period and the handoff rate,
+/// raw and shrunk toward the team's (empirical Bayes: an agent with few conversations moves
+/// little), which is what the list is ranked on.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentLine {
+    pub agent: String,
+    pub conversations: i64,
+    pub rate_text: String,
+    pub shrunk: f64,
+    pub shrunk_text: String,
+}
+
+impl AgentLine {
+    /// The team's agents from `(agent, conversations, handed off)`, ranked on shrunk rates,
+    /// at most `max`.
+    pub fn ranked(counts: &[(String, u64, u64)], max: usize) -> Vec<AgentLine> {
+        let cells: Vec<(f64, f64)> = counts.iter().map(|c| (c.2 as f64, c.1 as f64)).collect();
+        let prior = crate::explain::BetaPrior::fit(&cells);
+        let mut out: Vec<AgentLine> = counts
+            .iter()
+            .filter(|c| c.1 > 0)
+            .map(|(agent, n, x)| {
+                let (n, x) = (*n as f64, *x as f64);
+                let shrunk = prior.map_or(x / n, |p| p.shrink(x, n));
+                AgentLine {
+                    agent: crate::text::cut(agent, MAX_NAME_CHARS).into_owned(),
+                    conversations: n as i64,
+                    rate_text: format::pct(Some(x / n)),
+                    shrunk,
+                    shrunk_text: format::pct(Some(shrunk)),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.shrunk
+                .total_cmp(&a.shrunk)
+                .then(b.conversations.cmp(&a.conversations))
+        });
+        out.truncate(max);
+        out
+    }
 }
 
 /// One branch of the whole tree: its owner and its line, `yours` for the reader's own.
@@ -567,6 +612,7 @@ fn owner_view(
                 &causes
             },
         ),
+        team_agents: vec![],
         tree: Cause::ALL
             .iter()
             .map(|&c| TreeLine {
@@ -1386,7 +1432,28 @@ fn breakdown(
 
 #[cfg(test)]
 mod tests {
-    use super::actions;
+    use super::{actions, AgentLine};
+
+    #[test]
+    fn agents_rank_on_shrunk_rates_so_a_small_sample_does_not_top_the_list() {
+        // ann 30 of 100, bob 3 of 4 (75 % raw), cy 10 of 100: bob's raw rate tops, but his
+        // 4 conversations say little, and the shrunk rate pulls him toward the team's.
+        let counts = [
+            ("ann".to_string(), 100, 30),
+            ("bob".to_string(), 4, 3),
+            ("cy".to_string(), 100, 10),
+        ];
+        let lines = AgentLine::ranked(&counts, 10);
+        let order: Vec<&str> = lines.iter().map(|l| l.agent.as_str()).collect();
+        assert_eq!(order[2], "cy");
+        let bob = lines.iter().find(|l| l.agent == "bob").unwrap();
+        assert_eq!(bob.rate_text, "75.0%");
+        // The prior by hand: mu = 43/204; shrunk = (3 + a) / (4 + a + b) lies between mu
+        // and 0.75, well below 0.75.
+        let mu = 43.0 / 204.0;
+        assert!(bob.shrunk > mu && bob.shrunk < 0.5, "{}", bob.shrunk);
+        assert_eq!(AgentLine::ranked(&counts, 1).len(), 1);
+    }
 
     #[test]
     fn a_significant_driver_is_acted_on_even_when_the_branch_is_within_noise() {

@@ -293,6 +293,7 @@ async fn run_stages(
     let verdicts = steps::verdicts(&facts, cfg, &fixes, period).await?;
     let mut views = steps::owner_views(cfg, &metrics, explanation.as_ref(), &verdicts);
     steps::attach_examples(&mut views, &facts, period, cfg);
+    steps::attach_team_agents(&mut views, &facts, period);
     // One owner at a time: a report still too big after shortening fails for its owner
     // only, and the others go out.
     let mut messages = Vec::new();

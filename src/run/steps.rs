@@ -285,6 +285,28 @@ pub fn attach_examples(views: &mut [OwnerView], facts: &FactTables, period: &Per
     }
 }
 
+/// Step 6c: each team lead's agents this period, ranked on shrunk handoff rates, when the
+/// facts have `team` and `agent` columns.
+pub fn attach_team_agents(views: &mut [OwnerView], facts: &FactTables, period: &Period) {
+    const SHOWN: usize = 10;
+    let schema = facts.conversations.schema();
+    if !(schema.contains("team") && schema.contains("agent")) {
+        return;
+    }
+    for v in views.iter_mut() {
+        let Some(team) = v.team.clone() else { continue };
+        match crate::metrics::team_agent_counts(
+            facts.conversations.clone().lazy(),
+            period,
+            ("team", &team),
+            "agent",
+        ) {
+            Ok(counts) => v.team_agents = crate::report::AgentLine::ranked(&counts, SHOWN),
+            Err(e) => tracing::warn!(team = %team, "no agent list for the team lead: {e}"),
+        }
+    }
+}
+
 /// Who a run's messages go to, and whether they count as the owners' delivery.
 #[derive(Debug, Clone, Default)]
 pub struct Recipients {

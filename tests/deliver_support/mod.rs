@@ -404,6 +404,10 @@ pub fn export_config_with(
     for t in cfg.teams.values_mut() {
         t.lead = None;
     }
+    // Nor do they expect branch alerts unless a test sets a line (deliver_run does).
+    for b in cfg.tree.values_mut() {
+        b.alert_threshold_pp = 100.0;
+    }
     let period = Period::parse("2026-W46", cfg.tz(), chrono::Utc::now()).unwrap();
     let mut opts = baton::demo::GenerateOptions::ending(period.end_date(), cfg.tz());
     opts.weeks = 3;
