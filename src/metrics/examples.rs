@@ -52,7 +52,7 @@ pub fn example_conversations(
 
 /// Per agent, among the conversations resolved in `period` whose `team_dim` is `team`:
 /// (agent, conversations, conversations handed off at least once), most conversations first.
-/// Conversations without an agent are left out. Empty when the facts have no such columns.
+/// Conversations without an agent (null or `(none)`) are left out. Empty when the facts have no such columns.
 pub fn team_agent_counts(
     conversations: LazyFrame,
     period: &Period,
@@ -65,7 +65,12 @@ pub fn team_agent_counts(
         .gt_eq(lit(period.start_utc().timestamp_micros()))
         .and(resolved.lt(lit(period.end_utc().timestamp_micros())))
         .and(col(team_dim).cast(DataType::String).eq(lit(team)))
-        .and(col(agent_dim).is_not_null());
+        .and(col(agent_dim).is_not_null())
+        .and(
+            col(agent_dim)
+                .cast(DataType::String)
+                .neq(lit(super::NONE_VALUE)),
+        );
     let agent = "__agent";
     let out = conversations
         .filter(keep)
@@ -146,7 +151,7 @@ mod tests {
             fact::RESOLVED_AT => [at(10), at(11), at(12), at(12), at(3), at(12)],
             fact::HANDOFFS => [1u32, 0, 2, 0, 1, 1],
             "team" => ["Billing", "Billing", "Billing", "Technical", "Billing", "Billing"],
-            "agent" => [Some("ann"), Some("ann"), Some("bob"), Some("ann"), Some("bob"), None],
+            "agent" => [Some("ann"), Some("ann"), Some("bob"), Some("ann"), Some("bob"), Some("(none)")],
         )
         .unwrap();
         // a, b: ann (1 of 2 handed off); c: bob (1 of 1); d another team; e W45; f no agent.
