@@ -840,9 +840,10 @@ fn branches(
 
 /// A lead must be this clear of noise on its own (|z|), ...
 pub const LEAD_Z: f64 = 3.0;
-/// ... and carry at least this share of its series' change, in the same direction (more than
-/// all of it when the rest moved the other way). The series' own change need not be clear of
-/// noise: a segment that moved while the rest offset it is what an owner should check.
+/// ... and carry at least this share of its series' change, in either direction (more than
+/// all of it when the rest moved the other way; against it when the segment moved the other
+/// way from the whole). The series' own change need not be clear of noise: a segment that
+/// moved while the rest offset it is what an owner should check.
 pub const LEAD_SHARE: f64 = 0.5;
 
 /// Per series: the pre-planned segment effect that carries most of the change when its own test
@@ -868,11 +869,18 @@ fn leads(
                         && c.assess.eligible
                         && matches!(c.origin, Origin::Dimension(d) if planned[d])
                         && c.assess.z.is_some_and(|z| z.abs() >= LEAD_Z)
-                        && c.assess.contribution / h.change >= LEAD_SHARE
+                        && (c.assess.contribution / h.change).abs() >= LEAD_SHARE
                 })
+                // A segment moving with the change first, then the clearest.
                 .max_by(|a, b| {
-                    let z = |c: &Cell| c.assess.z.unwrap_or(0.0).abs();
-                    z(a).total_cmp(&z(b))
+                    let key = |c: &Cell| {
+                        (
+                            c.assess.contribution * h.change > 0.0,
+                            c.assess.z.unwrap_or(0.0).abs(),
+                        )
+                    };
+                    let (x, y) = (key(a), key(b));
+                    x.0.cmp(&y.0).then(x.1.total_cmp(&y.1))
                 })
                 .map(|c| summary::Lead {
                     what: what(subject, totals, c, subject.branch(s)),

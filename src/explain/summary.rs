@@ -100,13 +100,28 @@ pub(crate) fn sentence_with_lead(h: &Headline, top: Option<&Push>, lead: Option<
     } else {
         ", within normal week-to-week variation"
     };
-    // More than all of the change: the rest moved the other way, say so rather than "250 %".
-    let what = if share > 100.5 {
+    let moved = |x: f64| {
         format!(
-            "{} added {} on its own (z = {:.1}), more than the whole change as the rest moved \
-             the other way",
+            "{} {}",
+            if x > 0.0 { "added" } else { "took off" },
+            amount(x, h.percent)
+        )
+    };
+    // More than all of the change: the rest moved the other way, say so rather than "250 %";
+    // against the change: the segment moved the other way from the whole.
+    let what = if share < 0.0 {
+        format!(
+            "against it, {} {} on its own (z = {:.1})",
             l.what,
-            amount(l.contribution, h.percent),
+            moved(l.contribution),
+            l.z
+        )
+    } else if share > 100.5 {
+        format!(
+            "{} {} on its own (z = {:.1}), more than the whole change as the rest moved the \
+             other way",
+            l.what,
+            moved(l.contribution),
             l.z
         )
     } else {
@@ -348,6 +363,16 @@ mod tests {
         };
         assert!(sentence_with_lead(&h, None, Some(&half)).contains(
             "; 50 % of it is a higher skill handoff rate in team Billing (z = 3.3): a lead"
+        ));
+        // A segment that moved against the whole.
+        let against = Lead {
+            what: "a lower skill handoff rate in team Technical".into(),
+            contribution: -0.006,
+            z: -3.4,
+        };
+        assert!(sentence_with_lead(&h, None, Some(&against)).contains(
+            "variation; against it, a lower skill handoff rate in team Technical took off 0.6 \
+             points on its own (z = -3.4): a lead to check"
         ));
     }
 
