@@ -231,6 +231,8 @@ fn ai_handover_then_tier_escalation() {
     assert!(!o.flag(c, "ai_resolved"));
     // AI owner from minute 0, handover at 4.
     assert_eq!(o.int(c, "ai_to_handover_us"), 4 * 60_000_000);
+    // Handover at 4, ann's first reply at 6.
+    assert_eq!(o.int(c, "human_after_handover_us"), 2 * 60_000_000);
     // Customer sentiment before the handover: -0.4 and -0.8.
     let sum = o
         .conv

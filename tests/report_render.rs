@@ -825,6 +825,7 @@ fn the_ai_owner_gets_an_ai_handover_section_with_linked_examples() {
         ai_escalation_rate: Some(30.0 / 120.0),
         ai_resolution_rate: Some(90.0 / 120.0),
         ai_time_to_handover_minutes: Some(4.5),
+        human_response_after_handover_minutes: Some(12.0),
         sentiment_before_handover: Some(-0.12),
         post_handover_resolution_rate: Some(24.0 / 30.0),
         unsafe_deflection: false,
@@ -840,6 +841,7 @@ fn the_ai_owner_gets_an_ai_handover_section_with_linked_examples() {
         conversations: 100,
         ai_escalation_rate: Some(0.20),
         ai_time_to_handover_minutes: Some(6.0),
+        human_response_after_handover_minutes: Some(9.5),
         ..AiMeasures::default()
     };
     let views = owner_views_at(&cfg, &m, at());
@@ -856,6 +858,10 @@ fn the_ai_owner_gets_an_ai_handover_section_with_linked_examples() {
     assert_eq!(row("post_handover_resolution_rate").now_text, "80.0%");
     // 4.5 - 6.0 minutes.
     assert_eq!(row("ai_time_to_handover_minutes").change_text, "-1.5 min");
+    // 12.0 - 9.5 minutes, and a longer wait for a person is worse.
+    let human = row("human_response_after_handover_minutes");
+    assert_eq!(human.change_text, "+2.5 min");
+    assert_eq!(human.tone, baton::report::Tone::Worse);
     assert_eq!(
         ai.examples[1].url.as_deref(),
         Some("https://acme.zendesk.com/agent/tickets/a%20b%2F%C3%BC")

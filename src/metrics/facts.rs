@@ -35,6 +35,8 @@ pub mod fact {
     pub const AI_HANDED_OVER: &str = "ai_handed_over";
     pub const AI_RESOLVED: &str = "ai_resolved";
     pub const AI_TO_HANDOVER_US: &str = "ai_to_handover_us";
+    /// First AI handover -> the first message of a person after it (null without either).
+    pub const HUMAN_AFTER_HANDOVER_US: &str = "human_after_handover_us";
     pub const SENTIMENT_BEFORE_SUM: &str = "sentiment_before_sum";
     pub const SENTIMENT_BEFORE_N: &str = "sentiment_before_n";
     pub const POST_HANDOVER_CLEAN: &str = "post_handover_clean";
@@ -447,6 +449,16 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
             "had_human",
             Agg::Max,
         ),
+        // The first reply of a person after the AI handed over.
+        (
+            t_if(
+                col("is_work_msg")
+                    .and(col("handed_over_before"))
+                    .and(is_str("author", "ai").not()),
+            ),
+            "first_human_after_t",
+            Agg::FirstNonNull,
+        ),
         (
             when(col("is_cust_msg"))
                 .then(col("sentiment"))
@@ -519,6 +531,8 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
                 .is_not_null()
                 .alias(fact::AI_HANDED_OVER),
             (col("first_handover_t") - col("first_ai_t")).alias(fact::AI_TO_HANDOVER_US),
+            (col("first_human_after_t") - col("first_handover_t"))
+                .alias(fact::HUMAN_AFTER_HANDOVER_US),
             cause_name(col("first_cause_code")).alias(fact::FIRST_CAUSE),
             // Only conversations with an AI handover have customer messages "before" it.
             when(col("first_handover_t").is_not_null())
@@ -551,6 +565,7 @@ pub fn build(events: LazyFrame, rules: &HandoffRules) -> PolarsResult<Facts> {
                 "created_event_at",
                 "first_t",
                 "first_handover_t",
+                "first_human_after_t",
                 "first_ai_t",
                 "first_cause_code",
             ],

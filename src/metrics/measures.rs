@@ -77,6 +77,7 @@ pub enum Real {
     ResolutionMean,
     ResolutionMedian,
     AiToHandoverMedian,
+    HumanAfterHandoverMedian,
     SentimentBeforeSum,
     AiResolvedLastSentiment,
     /// Median wait after a handoff, in minutes.
@@ -211,12 +212,13 @@ impl Count {
 
 impl Real {
     /// Every real aggregation, in the order of the aggregated columns.
-    pub const ALL: [Real; 8] = [
+    pub const ALL: [Real; 9] = [
         Real::FirstResponseMean,
         Real::FirstResponseMedian,
         Real::ResolutionMean,
         Real::ResolutionMedian,
         Real::AiToHandoverMedian,
+        Real::HumanAfterHandoverMedian,
         Real::SentimentBeforeSum,
         Real::AiResolvedLastSentiment,
         Real::WaitMedian,
@@ -230,6 +232,7 @@ impl Real {
             Real::ResolutionMean => "res_mean",
             Real::ResolutionMedian => "res_median",
             Real::AiToHandoverMedian => "ai_to_handover_median",
+            Real::HumanAfterHandoverMedian => "human_after_handover_median",
             Real::SentimentBeforeSum => "sent_before_sum",
             Real::AiResolvedLastSentiment => "ai_resolved_last_sentiment",
             Real::WaitMedian => "wait_median",
@@ -255,6 +258,11 @@ impl Real {
             Real::AiToHandoverMedian => only(
                 ai_handed(),
                 col(fact::AI_TO_HANDOVER_US).cast(DataType::Float64) / lit(US_PER_MIN),
+            )
+            .median(),
+            Real::HumanAfterHandoverMedian => only(
+                ai_handed(),
+                col(fact::HUMAN_AFTER_HANDOVER_US).cast(DataType::Float64) / lit(US_PER_MIN),
             )
             .median(),
             Real::SentimentBeforeSum => only(ai_handed(), col(fact::SENTIMENT_BEFORE_SUM)).sum(),
@@ -327,6 +335,8 @@ pub struct AiMeasures {
     pub ai_escalation_rate: Option<f64>,
     pub ai_resolution_rate: Option<f64>,
     pub ai_time_to_handover_minutes: Option<f64>,
+    /// Median minutes from the AI handover to the first reply of a person.
+    pub human_response_after_handover_minutes: Option<f64>,
     pub sentiment_before_handover: Option<f64>,
     pub post_handover_resolution_rate: Option<f64>,
     pub ai_policy_breaches: PolicyBreaches,
@@ -553,6 +563,7 @@ impl Measures {
                 ai_escalation_rate,
                 ai_resolution_rate: ratio(r.count(AiResolved)? as f64, ai_n as f64),
                 ai_time_to_handover_minutes: r.real(Real::AiToHandoverMedian)?,
+                human_response_after_handover_minutes: r.real(Real::HumanAfterHandoverMedian)?,
                 sentiment_before_handover: ratio(
                     r.real(Real::SentimentBeforeSum)?.unwrap_or(0.0),
                     r.count(SentimentBeforeN)? as f64,

@@ -227,6 +227,24 @@ fn ai_section(cfg: &Config, m: &MetricsReport) -> AiSection {
             None,
         ),
         line(
+            "human_response_after_handover_minutes",
+            "A person's first reply after the handover (median)",
+            (
+                minutes(n.human_response_after_handover_minutes),
+                minutes(b.human_response_after_handover_minutes),
+            ),
+            Delta {
+                change: diff(
+                    n.human_response_after_handover_minutes,
+                    b.human_response_after_handover_minutes,
+                ),
+                digits: 1,
+                unit: " min",
+            },
+            // Longer is worse: the customer waits.
+            Some(true),
+        ),
+        line(
             "sentiment_before_handover",
             "Customer sentiment before handover",
             (
