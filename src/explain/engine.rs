@@ -869,7 +869,10 @@ fn leads(
                         && c.assess.eligible
                         && matches!(c.origin, Origin::Dimension(d) if planned[d])
                         && c.assess.z.is_some_and(|z| z.abs() >= LEAD_Z)
-                        && (c.assess.contribution / h.change).abs() >= LEAD_SHARE
+                        && ((c.assess.contribution / h.change).abs() >= LEAD_SHARE
+                            // A real change that no segment passes: its clearest segment
+                            // moving with it is the place to look, whatever its share.
+                            || (h.significant && c.assess.contribution * h.change > 0.0))
                 })
                 // A segment moving with the change first, then the clearest.
                 .max_by(|a, b| {
@@ -963,6 +966,14 @@ fn summarise(
         let t = top(&owner.email, branch, h.change);
         // Correlated segments of other dimensions (topic billing and the team it lands on)
         // can both pass: the strongest other one is named too, so the owner sees both.
+        // Either direction: a segment that moved against the whole is named as such. Among
+        // them, pre-planned dimensions (teams, topics, channels) before exploratory ones.
+        let planned_key = |p: &Push| {
+            p.key
+                .pairs()
+                .iter()
+                .all(|(d, _)| !policy.exploratory.iter().any(|e| e == d.as_str()))
+        };
         let also = t.and_then(|t| {
             pushes
                 .iter()
@@ -970,18 +981,21 @@ fn summarise(
                     p.owner.email == owner.email
                         && p.branch == branch
                         && p.role != super::explanation::Role::TeamLead
-                        && p.change * h.change > 0.0
                         && p.key.dimensions().to_string() != t.key.dimensions().to_string()
                         && !p.key.pairs().iter().any(|kv| t.key.pairs().contains(kv))
                 })
-                .max_by(|a, b| a.z.abs().total_cmp(&b.z.abs()))
+                .max_by(|a, b| {
+                    (planned_key(a), a.z.abs())
+                        .partial_cmp(&(planned_key(b), b.z.abs()))
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                })
         });
         out.insert(
             owner.id.to_string(),
             summary::with_also(
+                &h,
                 summary::sentence_with_lead(&h, t, leads[s].as_ref()),
                 also,
-                percent,
             ),
         );
         covered.push(owner.email.clone());

@@ -134,17 +134,23 @@ pub(crate) fn sentence_with_lead(h: &Headline, top: Option<&Push>, lead: Option<
 }
 
 /// `sentence` with a second significant segment of another dimension named after it:
-/// "...; also a higher routing handoff rate in topic billing (+1.1 points, z = 3.3)."
-pub(crate) fn with_also(sentence: String, also: Option<&Push>, percent: bool) -> String {
+/// "...; also a higher routing handoff rate in topic billing (+1.1 points, z = 3.3)." or, when
+/// it moved the other way from the change, "...; against it, ...".
+pub(crate) fn with_also(h: &Headline, sentence: String, also: Option<&Push>) -> String {
     let Some(p) = also else {
         return sentence;
     };
     format!(
-        "{}; also {} ({}{}, z = {:.1}).",
+        "{}; {} {} ({}{}, z = {:.1}).",
         sentence.trim_end_matches('.'),
+        if p.change * h.change < 0.0 {
+            "against it,"
+        } else {
+            "also"
+        },
         p.what,
-        signed(p.change, percent),
-        if percent { " points" } else { "" },
+        signed(p.change, h.percent),
+        if h.percent { " points" } else { "" },
         p.z
     )
 }
@@ -382,13 +388,24 @@ mod tests {
                      higher routing handoff rate in channel chat."
             .to_string();
         let also = push(0.011, "a higher routing handoff rate in topic billing");
+        let h = Headline {
+            label: "routing handoffs".into(),
+            change: 0.014,
+            ci: Some([0.001, 0.026]),
+            significant: true,
+            percent: true,
+        };
+        let against = push(-0.008, "a lower routing handoff rate in team Billing");
+        assert!(with_also(&h, first.clone(), Some(&against)).ends_with(
+            "; against it, a lower routing handoff rate in team Billing (-0.8 points, z = 4.0)."
+        ));
         assert_eq!(
-            with_also(first.clone(), Some(&also), true),
+            with_also(&h, first.clone(), Some(&also)),
             "Routing handoffs rose 1.4 points (95 % CI 0.1 to 2.6): 122 % of it is a higher \
              routing handoff rate in channel chat; also a higher routing handoff rate in topic \
              billing (+1.1 points, z = 4.0)."
         );
-        assert_eq!(with_also(first.clone(), None, true), first);
+        assert_eq!(with_also(&h, first.clone(), None), first);
     }
 
     #[test]
