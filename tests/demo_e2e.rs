@@ -246,3 +246,45 @@ async fn the_demo_fix_has_its_verdict_in_support_operations_report() {
     );
     assert!(!html("enablement").contains("Your fixes"));
 }
+
+/// Issue 14: at the demo's mid-size 3,000 conversations a week, the planted billing misrouting
+/// is named to Support Operations as a significant driver (not a lead), and the report's
+/// subject says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_names_billing_for_support_operations() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Args {
+        out: dir.path().to_path_buf(),
+        seed: 7,
+        weeks: 8,
+        per_week: 3000,
+        inject: vec![],
+        period: "2026-W48".into(),
+    };
+    let summary = demo(&a).await.unwrap();
+    let e = summary.explanation.as_ref().unwrap();
+    let sentence = &e.summary()["support-operations"];
+    assert!(sentence.contains("topic billing"), "{sentence}");
+    assert!(!sentence.contains("a lead to check"), "{sentence}");
+    let routing = e
+        .branch_list()
+        .iter()
+        .find(|b| b.cause == Cause::Routing)
+        .unwrap();
+    let billing = routing
+        .drivers
+        .iter()
+        .find(|d| d.key.value_of("topic") == Some("billing"))
+        .unwrap();
+    assert!(billing.significant, "{billing:?}");
+    let ops = summary
+        .owners
+        .iter()
+        .find(|o| o.owner.email == "support-ops@example.com")
+        .unwrap();
+    assert!(
+        ops.subject.contains("driven by topic billing"),
+        "{}",
+        ops.subject
+    );
+}
