@@ -125,3 +125,42 @@ fn check_as_json_lists_what_it_checked_and_names_the_key_on_error() {
         "the message still goes to stderr: {err}"
     );
 }
+
+#[test]
+fn intercom_tag_reasons_are_refused_at_check_naming_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ic.toml"),
+        format!(
+            "{DEFAULT}\n[sources.ic]\nkind = \"intercom\"\nbase_url = \"https://api.intercom.io\"\n\
+             tag_reasons = {{ wrong-team = \"misrouted\" }}\n"
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = baton(&["check", "--config", "ic.toml"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("ic.toml")
+            && err.contains("sources.ic.tag_reasons")
+            && err.contains("does not say when a tag was added"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_toml_syntax_error_exits_2_with_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    // The default file with one broken line appended after its last line.
+    let lines = DEFAULT.lines().count();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        format!("{DEFAULT}\n[extra]\nweeks = = 3\n"),
+    )
+    .unwrap();
+    let (code, _, err) = baton(&["check", "--config", "bad.toml"], dir.path());
+    assert_eq!(code, 2, "{err}");
+    // DEFAULT ends with a newline, so "\n[extra]" leaves one empty line: the broken line is
+    // the default's line count + 3, and its second `=` is column 9.
+    let want = format!("line {}, column 9", lines + 3);
+    assert!(err.contains("bad.toml") && err.contains(&want), "{want}: {err}");
+}

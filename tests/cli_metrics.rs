@@ -135,3 +135,60 @@ fn json_has_the_stable_names_and_counts_match_a_second_method() {
         "{table}"
     );
 }
+
+/// `1234567` -> `1,234,567`, written here independently of `baton::format`.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn the_table_prints_counts_as_integers_with_separators_and_the_json_rates() {
+    let tz = chrono_tz::Europe::London;
+    let mut opts = GenerateOptions::ending(NaiveDate::from_ymd_opt(2026, 11, 16).unwrap(), tz);
+    opts.weeks = 2;
+    opts.per_week = 2500;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.csv");
+    let raw = baton::ingest::rows_to_frame(&generate(&opts)).unwrap();
+    let ing = baton::ingest::normalise(raw, &Default::default(), None).unwrap();
+    baton::ingest::write_canonical(
+        &ing.events,
+        baton::config::SourceFormat::Csv,
+        &mut std::fs::File::create(&path).unwrap(),
+    )
+    .unwrap();
+    let args = ["metrics", "--input", path.to_str().unwrap(), "--period", "2026-W46"];
+    let (code, out, err) = baton(&[&args[..], &["--format", "json"]].concat());
+    assert_eq!(code, 0, "{err}");
+    let o = serde_json::from_str::<serde_json::Value>(&out).unwrap()["overall"].clone();
+    let (code, table, err) = baton(&args);
+    assert_eq!(code, 0, "{err}");
+    let row = |label: &str| -> Vec<String> {
+        let line = table
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} row: {table}"));
+        line[label.len()..]
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    };
+    let conversations = o["conversations"].as_u64().unwrap();
+    assert!(conversations >= 1000, "{conversations}");
+    assert_eq!(row("conversations resolved")[0], grouped(conversations));
+    assert_eq!(
+        row("ticket volume (created)")[0],
+        grouped(o["ticket_volume"].as_u64().unwrap())
+    );
+    // Rates: the JSON's fraction at one decimal of a percent, as the reports print it.
+    let rate = o["handoff_rate"].as_f64().unwrap();
+    assert_eq!(row("handoff rate")[0], format!("{:.1}%", 100.0 * rate));
+}

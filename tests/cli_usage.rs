@@ -279,3 +279,41 @@ fn max_retries_from_the_command_line_bounds_a_refused_connection() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("gave up after 1 attempts"), "{err}");
 }
+
+/// Runs `baton ARGS` with stderr on a real terminal: util-linux `script` (Debian's essential
+/// bsdutils) gives the command a pseudo-terminal and copies what it draws to our pipe.
+fn on_a_terminal(args: &str, dir: &std::path::Path) -> (i32, String) {
+    let cmd = format!("{} {args}", env!("CARGO_BIN_EXE_baton"));
+    let out = Command::new("script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .current_dir(dir)
+        .env_remove("BATON_CONFIG")
+        .output()
+        .expect("util-linux `script` runs the command on a pseudo-terminal");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+    )
+}
+
+#[test]
+fn long_commands_show_progress_on_a_terminal_and_not_in_a_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let generate = "generate --weeks 2 --per-week 3000 --end 2026-11-30 --out g.csv";
+    let (code, drawn) = on_a_terminal(generate, dir.path());
+    assert_eq!(code, 0, "{drawn}");
+    assert!(drawn.contains("generating"), "no progress drawn: {drawn}");
+    for (cmd, step) in [
+        ("metrics --input g.csv --period 2026-W48", "computing conversation facts"),
+        ("explain --input g.csv --period 2026-W48", "computing conversation facts"),
+    ] {
+        let (code, drawn) = on_a_terminal(cmd, dir.path());
+        assert_eq!(code, 0, "{cmd}: {drawn}");
+        assert!(drawn.contains(step), "{cmd}: no progress drawn: {drawn}");
+        // In a pipe (a cron job, CI) nothing is drawn.
+        let args: Vec<&str> = cmd.split(' ').collect();
+        let (code, _, err) = baton(&args, dir.path(), &[]);
+        assert_eq!(code, 0, "{err}");
+        assert!(!err.contains(step), "{cmd}: a spinner in a pipe: {err}");
+    }
+}
