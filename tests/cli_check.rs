@@ -162,5 +162,8 @@ fn a_toml_syntax_error_exits_2_with_line_and_column() {
     // DEFAULT ends with a newline, so "\n[extra]" leaves one empty line: the broken line is
     // the default's line count + 3, and its second `=` is column 9.
     let want = format!("line {}, column 9", lines + 3);
-    assert!(err.contains("bad.toml") && err.contains(&want), "{want}: {err}");
+    assert!(
+        err.contains("bad.toml") && err.contains(&want),
+        "{want}: {err}"
+    );
 }

@@ -165,7 +165,13 @@ fn the_table_prints_counts_as_integers_with_separators_and_the_json_rates() {
         &mut std::fs::File::create(&path).unwrap(),
     )
     .unwrap();
-    let args = ["metrics", "--input", path.to_str().unwrap(), "--period", "2026-W46"];
+    let args = [
+        "metrics",
+        "--input",
+        path.to_str().unwrap(),
+        "--period",
+        "2026-W46",
+    ];
     let (code, out, err) = baton(&[&args[..], &["--format", "json"]].concat());
     assert_eq!(code, 0, "{err}");
     let o = serde_json::from_str::<serde_json::Value>(&out).unwrap()["overall"].clone();

@@ -304,8 +304,14 @@ fn long_commands_show_progress_on_a_terminal_and_not_in_a_pipe() {
     assert_eq!(code, 0, "{drawn}");
     assert!(drawn.contains("generating"), "no progress drawn: {drawn}");
     for (cmd, step) in [
-        ("metrics --input g.csv --period 2026-W48", "computing conversation facts"),
-        ("explain --input g.csv --period 2026-W48", "computing conversation facts"),
+        (
+            "metrics --input g.csv --period 2026-W48",
+            "computing conversation facts",
+        ),
+        (
+            "explain --input g.csv --period 2026-W48",
+            "computing conversation facts",
+        ),
     ] {
         let (code, drawn) = on_a_terminal(cmd, dir.path());
         assert_eq!(code, 0, "{cmd}: {drawn}");

@@ -119,6 +119,31 @@ async fn demo_writes_one_message_per_owner_with_their_numbers() {
                 "{team} lead's text lacks {c} {shown}"
             );
         }
+        // Their trend is the team's own handoff rate (the metrics' team segment, computed by
+        // another path), with the helpdesk's in brackets, this week and the one before.
+        let trend = text
+            .split("TREND (team ")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{team} lead: no team trend in\n{text}"));
+        let overall =
+            |m: &baton::metrics::Measures| format!("{:.1}%", m.handoff_rate.unwrap() * 100.0);
+        for (week, team_m, all_m) in [
+            ("2026-W46", &seg.measures, m),
+            ("2026-W45", &seg.previous, &summary.metrics.previous),
+        ] {
+            let line = trend
+                .lines()
+                .find(|l| l.trim_start().starts_with(week))
+                .unwrap_or_else(|| panic!("{team}: no {week} in\n{trend}"));
+            let want = format!("{} ({})", overall(team_m), overall(all_m));
+            assert!(
+                line.split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .contains(&want),
+                "{team} {week}: {line} lacks {want}"
+            );
+        }
         // Their agents, ranked on shrunk rates: every agent line names a conversation count.
         let agents = text
             .split("YOUR TEAM'S AGENTS")

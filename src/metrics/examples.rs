@@ -99,6 +99,47 @@ pub fn team_agent_counts(
         .collect())
 }
 
+/// Per period, among the conversations resolved in it whose `team_dim` is `team`:
+/// (conversations, conversations handed off at least once), in the order of `periods`. The
+/// handoff rate of a team lead's trend; one pass over the facts for every period.
+pub fn team_trend_counts(
+    conversations: LazyFrame,
+    periods: &[Period],
+    (team_dim, team): (&str, &str),
+) -> PolarsResult<Vec<(u64, u64)>> {
+    let resolved = col(fact::RESOLVED_AT);
+    let mut sums = Vec::with_capacity(2 * periods.len());
+    for (i, p) in periods.iter().enumerate() {
+        let inside = resolved
+            .clone()
+            .gt_eq(lit(p.start_utc().timestamp_micros()))
+            .and(resolved.clone().lt(lit(p.end_utc().timestamp_micros())));
+        sums.push(
+            inside
+                .clone()
+                .cast(DataType::UInt64)
+                .sum()
+                .alias(format!("n{i}")),
+        );
+        sums.push(
+            inside
+                .and(col(fact::HANDOFFS).gt(lit(0)))
+                .cast(DataType::UInt64)
+                .sum()
+                .alias(format!("x{i}")),
+        );
+    }
+    let out = conversations
+        .filter(col(team_dim).cast(DataType::String).eq(lit(team)))
+        .select(sums)
+        .collect()?;
+    let get =
+        |name: String| -> PolarsResult<u64> { Ok(out.column(&name)?.u64()?.get(0).unwrap_or(0)) };
+    (0..periods.len())
+        .map(|i| Ok((get(format!("n{i}"))?, get(format!("x{i}"))?)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,7 +196,14 @@ mod tests {
         )
         .unwrap();
         // a, b: ann (1 of 2 handed off); c: bob (1 of 1); d another team; e W45; f no agent.
-        let got = team_agent_counts(facts.lazy(), &w46, ("team", "Billing"), "agent").unwrap();
+        let got =
+            team_agent_counts(facts.clone().lazy(), &w46, ("team", "Billing"), "agent").unwrap();
         assert_eq!(got, [("ann".to_string(), 2, 1), ("bob".to_string(), 1, 1)]);
+
+        // The team's trend: W45 has e (handed off); W46 has a, b, c, f (3 handed off, b not),
+        // d is another team's; W47 nothing.
+        let periods = [w46.previous(), w46.clone(), w46.shifted_days(7)];
+        let trend = team_trend_counts(facts.lazy(), &periods, ("team", "Billing")).unwrap();
+        assert_eq!(trend, [(1, 1), (4, 3), (0, 0)]);
     }
 }

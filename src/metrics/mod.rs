@@ -11,7 +11,7 @@ pub mod measures;
 mod rules;
 mod table;
 
-pub use examples::{example_conversations, team_agent_counts};
+pub use examples::{example_conversations, team_agent_counts, team_trend_counts};
 pub use facts::{fact, Facts, NONE_VALUE};
 pub use measures::{AiMeasures, Band, CauseMeasures, Distribution, MeanMedian, Measures};
 pub use rules::HandoffRules;

@@ -81,7 +81,8 @@ impl Charts {
             })
         };
         let branch_title = match (&view.team, view.branches.as_slice()) {
-            (Some(_), _) | (None, []) => None,
+            (Some(team), _) => Some(format!("Team {team}")),
+            (None, []) => None,
             (None, [one]) => Some(one.label.clone()),
             (None, _) => Some("Your branches together".to_string()),
         };

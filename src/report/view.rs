@@ -415,7 +415,8 @@ pub struct TrendRow {
     pub period: String,
     pub conversations: i64,
     pub handoff_rate: Option<f64>,
-    /// Sum of the owner's branch rates (the four rates add up to the handoff rate).
+    /// Sum of the owner's branch rates (the four rates add up to the handoff rate); for a team
+    /// lead, the team's handoff rate ([`OwnerView::set_team_trend`]).
     pub branch_rate: Option<f64>,
     pub handoff_rate_text: String,
     pub branch_rate_text: String,
@@ -1135,29 +1136,51 @@ fn trend(m: &MetricsReport, causes: &[Cause]) -> Vec<TrendRow> {
             .map(|c| p.by_cause.get(c).copied().flatten())
             .sum::<Option<f64>>()
     };
-    let rates: Vec<f64> = m.trend.iter().filter_map(branch).collect();
+    let mut rows: Vec<TrendRow> = m
+        .trend
+        .iter()
+        .map(|p| TrendRow {
+            period: p.period.clone(),
+            conversations: p.conversations,
+            handoff_rate: p.handoff_rate,
+            branch_rate: branch(p),
+            handoff_rate_text: format::pct(p.handoff_rate),
+            branch_rate_text: String::new(),
+            bar: String::new(),
+            current: p.period == m.period.label,
+        })
+        .collect();
+    draw_bars(&mut rows);
+    rows
+}
+
+/// The text and the text bar of each row's `branch_rate`, scaled over the series.
+fn draw_bars(rows: &mut [TrendRow]) {
+    let rates: Vec<f64> = rows.iter().filter_map(|t| t.branch_rate).collect();
     let lo = rates.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = rates.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    m.trend
-        .iter()
-        .map(|p| {
-            let r = branch(p);
-            let bar = match r {
-                Some(v) => "█".repeat(bar_len(v, lo, hi)),
-                None => String::new(),
-            };
-            TrendRow {
-                period: p.period.clone(),
-                conversations: p.conversations,
-                handoff_rate: p.handoff_rate,
-                branch_rate: r,
-                handoff_rate_text: format::pct(p.handoff_rate),
-                branch_rate_text: format::pct(r),
-                bar,
-                current: p.period == m.period.label,
-            }
-        })
-        .collect()
+    for t in rows {
+        t.branch_rate_text = format::pct(t.branch_rate);
+        t.bar = match t.branch_rate {
+            Some(v) => "█".repeat(bar_len(v, lo, hi)),
+            None => String::new(),
+        };
+    }
+}
+
+impl OwnerView {
+    /// A team lead's trend: the team's own handoff rate in place of the branches', from
+    /// (conversations, handed off) per trend period in the order of `trend`. Ignored when the
+    /// lengths disagree.
+    pub fn set_team_trend(&mut self, counts: &[(u64, u64)]) {
+        if self.team.is_none() || counts.len() != self.trend.len() {
+            return;
+        }
+        for (t, &(n, x)) in self.trend.iter_mut().zip(counts) {
+            t.branch_rate = (n > 0).then(|| x as f64 / n as f64);
+        }
+        draw_bars(&mut self.trend);
+    }
 }
 
 /// Blocks of a trend bar: the lowest week of the series gets 1, the highest the full width,

@@ -294,6 +294,11 @@ async fn run_stages(
     let mut views = steps::owner_views(cfg, &metrics, explanation.as_ref(), &verdicts);
     steps::attach_examples(&mut views, &facts, period, cfg);
     steps::attach_team_agents(&mut views, &facts, period);
+    steps::attach_team_trends(
+        &mut views,
+        &facts,
+        &period.report_span(cfg.report.trend_weeks),
+    );
     // One owner at a time: a report still too big after shortening fails for its owner
     // only, and the others go out.
     let mut messages = Vec::new();

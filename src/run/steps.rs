@@ -307,6 +307,25 @@ pub fn attach_team_agents(views: &mut [OwnerView], facts: &FactTables, period: &
     }
 }
 
+/// Step 6d: each team lead's trend is the team's own handoff rate, week by week over the
+/// report's trend periods.
+pub fn attach_team_trends(views: &mut [OwnerView], facts: &FactTables, periods: &[Period]) {
+    if !facts.conversations.schema().contains("team") {
+        return;
+    }
+    for v in views.iter_mut() {
+        let Some(team) = v.team.clone() else { continue };
+        match crate::metrics::team_trend_counts(
+            facts.conversations.clone().lazy(),
+            periods,
+            ("team", &team),
+        ) {
+            Ok(counts) => v.set_team_trend(&counts),
+            Err(e) => tracing::warn!(team = %team, "the team's trend is the helpdesk's: {e}"),
+        }
+    }
+}
+
 /// Who a run's messages go to, and whether they count as the owners' delivery.
 #[derive(Debug, Clone, Default)]
 pub struct Recipients {
