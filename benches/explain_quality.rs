@@ -3,10 +3,11 @@
 //!
 //! 1. Planted handoff changes from the demo generator (`baton generate --inject`): each kind,
 //!    topic / team / channel scopes, two sizes, at 2,000, 4,000 and 8,000 conversations a week
-//!    over 20 seeds. A plant is **detected** when, in its branch, the planted segment is the
-//!    first driver of its dimension, significant, and named in the branch owner's sentence;
-//!    **named** counts a lead (named, not significant) too. `|z| >= 3` restricts to plants whose
-//!    own cell (the segment's rate effect in the branch) is clear of noise.
+//!    over 20 seeds. A plant is **found** when, in its branch, the planted segment is the first
+//!    driver of its dimension and named in the branch owner's sentence (as a driver or as a
+//!    lead); **detected** when it is also significant and named as a driver. `|z| >= 3`
+//!    restricts to plants whose own cell (the segment's rate effect in the branch) is clear of
+//!    noise.
 //! 2. A/A: the same generator without a plant; the share of weeks with any significant driver
 //!    (and the share whose sentences name a lead).
 //! 3. Generic rate cubes: 4-6 dimensions of 5-30 values, 1-3 root causes of 1-3 dimensions each
@@ -53,8 +54,11 @@ fn any_significant(e: &Explanation) -> bool {
         || !e.pushes().is_empty()
 }
 
+/// The words every lead's sentence carries ("a lead to check ...", "two leads to check ...").
+const LEAD_WORDS: &str = "to check rather than";
+
 fn any_lead(e: &Explanation) -> bool {
-    e.summary().values().any(|s| s.contains("a lead to check"))
+    e.summary().values().any(|s| s.contains(LEAD_WORDS))
 }
 
 /// Three weeks (a warm-up, W47, W48 of 2026) of the demo helpdesk, explained W48 vs W47.
@@ -80,8 +84,16 @@ fn generated(per_week: u32, seed: u64, inject: Option<&str>) -> Explanation {
     explain(facts, &cfg, &w48, &w48.previous(), Metric::HandoffRate).unwrap()
 }
 
-/// (own z, detected, named) of one plant.
-fn score_plant(e: &Explanation, spec: &str, dim: &str, seg: &str) -> (f64, bool, bool) {
+/// How a plant fared: its own cell's z; **found** when the planted segment is the first of its
+/// dimension in its branch and named in the branch owner's sentence (as a driver or as a
+/// lead); **detected** when, in addition, it is significant and named as a driver, not a lead.
+struct PlantScore {
+    z: f64,
+    found: bool,
+    detected: bool,
+}
+
+fn score_plant(e: &Explanation, n: u32, spec: &str, dim: &str, seg: &str) -> PlantScore {
     let cause: Cause = spec.split(':').next().unwrap().parse().unwrap();
     let b = e.branch_list().iter().find(|b| b.cause == cause).unwrap();
     let of_dim: Vec<_> = b
@@ -94,15 +106,14 @@ fn score_plant(e: &Explanation, spec: &str, dim: &str, seg: &str) -> (f64, bool,
         .find(|d| d.key.value_of(dim) == Some(seg) && d.effect == baton::explain::Effect::Rate)
         .and_then(|d| d.z)
         .unwrap_or(0.0);
-    let first = of_dim
-        .first()
-        .is_some_and(|d| d.key.value_of(dim) == Some(seg) && d.significant);
+    let first = of_dim.first().filter(|d| d.key.value_of(dim) == Some(seg));
     let sentence = &e.summary()[b.owner.id.as_str()];
     let named = sentence.contains(&format!("{dim} {seg}"))
         || (dim == "team" && sentence.contains(&format!("landing on {seg} first")));
-    let detected = first && named && !sentence.contains("a lead to check");
+    let found = first.is_some() && named;
+    let detected = found && first.is_some_and(|d| d.significant) && !sentence.contains(LEAD_WORDS);
     // `BATON_QUALITY_MISSES=1`: why a clear plant was missed, to read rather than guess.
-    if z.abs() >= 3.0 && !detected && std::env::var_os("BATON_QUALITY_MISSES").is_some() {
+    if z.abs() >= 3.0 && !found && std::env::var_os("BATON_QUALITY_MISSES").is_some() {
         let drivers: Vec<String> = of_dim
             .iter()
             .take(3)
@@ -113,9 +124,11 @@ fn score_plant(e: &Explanation, spec: &str, dim: &str, seg: &str) -> (f64, bool,
                 )
             })
             .collect();
-        eprintln!("miss {spec} (own z {z:.1}): {sentence}\n  first of {dim}: {drivers:?}");
+        eprintln!(
+            "miss {spec} at {n}/week (own z {z:.1}): {sentence}\n  first of {dim}: {drivers:?}"
+        );
     }
-    (z, detected, named)
+    PlantScore { z, found, detected }
 }
 
 // ---- Generic cubes -------------------------------------------------------------------------
@@ -244,40 +257,42 @@ fn main() {
 }
 
 fn planted(seeds: u64, aa_seeds: u64, sizes: &[u32]) {
-    println!("Planted changes ({seeds} seeds each; detected = first driver of its dimension in");
-    println!("its branch, significant, named in the owner's sentence; named includes leads)");
+    println!("Planted changes ({seeds} seeds each). Found = the planted segment is the first of");
+    println!("its dimension in its branch and named in the owner's sentence, as a driver or as a");
+    println!("lead; detected = found, significant and named as a driver. Clear = own |z| >= 3.");
     println!();
     println!(
-        "| plant | per week | mean own z | detected | named | detected when own abs(z) >= 3 |"
+        "| plant | per week | mean own z | found | detected | clear: found | clear: detected |"
     );
-    println!("|---|---|---|---|---|---|");
-    let mut clear_total = (0usize, 0usize);
+    println!("|---|---|---|---|---|---|---|");
+    let mut clear_4000 = (0usize, 0usize, 0usize);
     for &(spec, dim, seg) in &PLANTS {
         for &n in sizes {
-            let rows: Vec<(f64, bool, bool)> = (0..seeds)
+            let rows: Vec<PlantScore> = (0..seeds)
                 .into_par_iter()
-                .map(|seed| score_plant(&generated(n, 100 + seed, Some(spec)), spec, dim, seg))
+                .map(|seed| score_plant(&generated(n, 100 + seed, Some(spec)), n, spec, dim, seg))
                 .collect();
-            let k = rows.len() as f64;
-            let z = rows.iter().map(|r| r.0).sum::<f64>() / k;
-            let det = rows.iter().filter(|r| r.1).count();
-            let named = rows.iter().filter(|r| r.2).count();
-            let clear: Vec<_> = rows.iter().filter(|r| r.0.abs() >= 3.0).collect();
-            let clear_det = clear.iter().filter(|r| r.1 || r.2).count();
+            let z = rows.iter().map(|r| r.z).sum::<f64>() / rows.len() as f64;
+            let found = rows.iter().filter(|r| r.found).count();
+            let det = rows.iter().filter(|r| r.detected).count();
+            let clear: Vec<_> = rows.iter().filter(|r| r.z.abs() >= 3.0).collect();
+            let clear_found = clear.iter().filter(|r| r.found).count();
+            let clear_det = clear.iter().filter(|r| r.detected).count();
             if n == 4000 {
-                clear_total.0 += clear_det;
-                clear_total.1 += clear.len();
+                clear_4000.0 += clear_found;
+                clear_4000.1 += clear_det;
+                clear_4000.2 += clear.len();
             }
             println!(
-                "| `{spec}` | {n} | {z:.1} | {det}/{seeds} | {named}/{seeds} | {clear_det}/{} |",
-                clear.len()
+                "| `{spec}` | {n} | {z:.1} | {found}/{seeds} | {det}/{seeds} | {clear_found}/{c} | {clear_det}/{c} |",
+                c = clear.len()
             );
         }
     }
     println!();
     println!(
-        "At 4,000 a week, plants whose own cell has |z| >= 3 found (named): {}/{}",
-        clear_total.0, clear_total.1
+        "At 4,000 a week, plants whose own cell has |z| >= 3: found {}/{}, detected {}/{}",
+        clear_4000.0, clear_4000.2, clear_4000.1, clear_4000.2
     );
     println!();
     println!("A/A (no plant, {aa_seeds} seeds per size)");

@@ -290,7 +290,7 @@ async fn the_demo_names_billing_for_support_operations() {
     let e = summary.explanation.as_ref().unwrap();
     let sentence = &e.summary()["support-operations"];
     assert!(sentence.contains("topic billing"), "{sentence}");
-    assert!(!sentence.contains("a lead to check"), "{sentence}");
+    assert!(!sentence.contains("to check rather than"), "{sentence}");
     let routing = e
         .branch_list()
         .iter()

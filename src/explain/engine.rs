@@ -846,26 +846,28 @@ pub const LEAD_Z: f64 = 3.0;
 /// moved while the rest offset it is what an owner should check.
 pub const LEAD_SHARE: f64 = 0.5;
 
-/// Per series: the pre-planned segment effect that carries most of the change when its own test
-/// is clear of noise but not significant after the hierarchy (the change is then named as a
-/// lead, never pushed or flagged).
+/// Per series: the pre-planned segment effects that carry most of the change when their own
+/// test is clear of noise but not significant after the hierarchy (the change is then named as
+/// a lead, never pushed or flagged): the clearest, and the clearest of another dimension moving
+/// the same way (correlated segments such as topic billing and team Billing both show).
 fn leads(
     subject: &Subject,
     totals: &Totals,
     heads: &[Head],
     cells: &[Cell],
     planned: &[bool],
-) -> Vec<Option<summary::Lead>> {
+) -> Vec<Vec<summary::Lead>> {
     (0..heads.len())
         .map(|s| {
             let h = &heads[s];
             if h.change == 0.0 {
-                return None;
+                return vec![];
             }
-            cells
+            let candidates: Vec<&Cell> = cells
                 .iter()
                 .filter(|c| {
                     c.series == s
+                        && !c.significant
                         && c.assess.eligible
                         && matches!(c.origin, Origin::Dimension(d) if planned[d])
                         && c.assess.z.is_some_and(|z| z.abs() >= LEAD_Z)
@@ -874,22 +876,37 @@ fn leads(
                             // moving with it is the place to look, whatever its share.
                             || (h.significant && c.assess.contribution * h.change > 0.0))
                 })
-                // A segment moving with the change first, then the clearest.
-                .max_by(|a, b| {
-                    let key = |c: &Cell| {
-                        (
-                            c.assess.contribution * h.change > 0.0,
-                            c.assess.z.unwrap_or(0.0).abs(),
-                        )
-                    };
-                    let (x, y) = (key(a), key(b));
-                    x.0.cmp(&y.0).then(x.1.total_cmp(&y.1))
+                .collect();
+            // A segment moving with the change first, then the clearest.
+            let key = |c: &Cell| {
+                (
+                    c.assess.contribution * h.change > 0.0,
+                    c.assess.z.unwrap_or(0.0).abs(),
+                )
+            };
+            let order = |a: &&Cell, b: &&Cell| {
+                let (x, y) = (key(a), key(b));
+                x.0.cmp(&y.0).then(x.1.total_cmp(&y.1))
+            };
+            let Some(first) = candidates.iter().copied().max_by(order) else {
+                return vec![];
+            };
+            let second = candidates
+                .iter()
+                .copied()
+                .filter(|c| {
+                    c.origin != first.origin
+                        && c.assess.contribution * first.assess.contribution > 0.0
                 })
+                .max_by(order);
+            std::iter::once(first)
+                .chain(second)
                 .map(|c| summary::Lead {
                     what: what(subject, totals, c, subject.branch(s)),
                     contribution: c.assess.contribution,
                     z: c.assess.z.unwrap_or(0.0),
                 })
+                .collect()
         })
         .collect()
 }
@@ -903,7 +920,7 @@ fn summarise(
     policy: &Policy,
     heads: &[Head],
     pushes: &[Push],
-    leads: &[Option<summary::Lead>],
+    leads: &[Vec<summary::Lead>],
 ) -> BTreeMap<String, String> {
     let percent = subject.percent;
     let mut out = BTreeMap::new();
@@ -974,29 +991,33 @@ fn summarise(
                 .iter()
                 .all(|(d, _)| !policy.exploratory.iter().any(|e| e == d.as_str()))
         };
-        let also = t.and_then(|t| {
-            pushes
-                .iter()
-                .filter(|p| {
-                    p.owner.email == owner.email
-                        && p.branch == branch
-                        && p.role != super::explanation::Role::TeamLead
-                        && p.key.dimensions().to_string() != t.key.dimensions().to_string()
-                        && !p.key.pairs().iter().any(|kv| t.key.pairs().contains(kv))
-                })
-                .max_by(|a, b| {
-                    (planned_key(a), a.z.abs())
-                        .partial_cmp(&(planned_key(b), b.z.abs()))
-                        .unwrap_or(std::cmp::Ordering::Equal)
-                })
-        });
+        // A segment of the same dimension that moved against the named one is named too
+        // (team Technical up while team General Support fell). Without a push moving with
+        // the change, the clearest push against it is named as such rather than left out.
+        let also = pushes
+            .iter()
+            .filter(|p| {
+                p.owner.email == owner.email
+                    && p.branch == branch
+                    && p.role != super::explanation::Role::TeamLead
+                    && match t {
+                        Some(t) => {
+                            !p.key.pairs().iter().any(|kv| t.key.pairs().contains(kv))
+                                && (p.key.dimensions().to_string()
+                                    != t.key.dimensions().to_string()
+                                    || p.change * t.change < 0.0)
+                        }
+                        None => p.change * h.change <= 0.0,
+                    }
+            })
+            .max_by(|a, b| {
+                (planned_key(a), a.z.abs())
+                    .partial_cmp(&(planned_key(b), b.z.abs()))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            });
         out.insert(
             owner.id.to_string(),
-            summary::with_also(
-                &h,
-                summary::sentence_with_lead(&h, t, leads[s].as_ref()),
-                also,
-            ),
+            summary::with_also(&h, summary::sentence_with_lead(&h, t, &leads[s]), also),
         );
         covered.push(owner.email.clone());
     }
@@ -1017,11 +1038,7 @@ fn summarise(
         }
         let h = headline(0);
         let t = top(&o.email, None, h.change);
-        let lead = if subject.tree() {
-            None
-        } else {
-            leads[0].as_ref()
-        };
+        let lead: &[summary::Lead] = if subject.tree() { &[] } else { &leads[0] };
         out.insert(o.id.to_string(), summary::sentence_with_lead(&h, t, lead));
         covered.push(o.email.clone());
     }

@@ -82,10 +82,11 @@ pub(crate) struct Lead {
 
 /// "Routing handoffs rose 3.1 points (95 % CI 2.2 to 4.0): 80 % of it is ...".
 /// `top` is the owner's largest significant push in the same direction as the change; without
-/// one, `lead` (if any) is named as a lead.
-pub(crate) fn sentence_with_lead(h: &Headline, top: Option<&Push>, lead: Option<&Lead>) -> String {
+/// one, `leads` (none, one, or two of different dimensions, the first the clearer) are named
+/// as leads.
+pub(crate) fn sentence_with_lead(h: &Headline, top: Option<&Push>, leads: &[Lead]) -> String {
     let s = sentence(h, top);
-    let (Some(l), None) = (lead, top) else {
+    let (Some(l), None) = (leads.first(), top) else {
         return s;
     };
     if h.change == 0.0 {
@@ -109,7 +110,7 @@ pub(crate) fn sentence_with_lead(h: &Headline, top: Option<&Push>, lead: Option<
     };
     // More than all of the change: the rest moved the other way, say so rather than "250 %";
     // against the change: the segment moved the other way from the whole.
-    let what = if share < 0.0 {
+    let mut what = if share < 0.0 {
         format!(
             "against it, {} {} on its own (z = {:.1})",
             l.what,
@@ -127,10 +128,16 @@ pub(crate) fn sentence_with_lead(h: &Headline, top: Option<&Push>, lead: Option<
     } else {
         format!("{share:.0} % of it is {} (z = {:.1})", l.what, l.z)
     };
-    format!(
-        "{stem}{noise}; {what}: a lead to check rather than a finding, not significant once \
-         every segment is counted."
-    )
+    // Correlated segments of two dimensions (topic billing and team Billing) can carry the
+    // same change: which one is the cause is for the owner to check, so both are named.
+    let kind = match leads.get(1) {
+        Some(second) => {
+            what.push_str(&format!(", with {} (z = {:.1})", second.what, second.z));
+            "two leads to check rather than findings"
+        }
+        None => "a lead to check rather than a finding",
+    };
+    format!("{stem}{noise}; {what}: {kind}, not significant once every segment is counted.")
 }
 
 /// `sentence` with a second significant segment of another dimension named after it:
@@ -356,7 +363,7 @@ mod tests {
             z: 3.3,
         };
         assert_eq!(
-            sentence_with_lead(&h, None, Some(&lead)),
+            sentence_with_lead(&h, None, std::slice::from_ref(&lead)),
             "Skill handoffs rose 0.7 points (95 % CI -0.9 to 2.3), within normal week-to-week \
              variation; a higher skill handoff rate in team Billing added 1.5 points on its own \
              (z = 3.3), more than the whole change as the rest moved the other way: a lead to \
@@ -367,18 +374,33 @@ mod tests {
             contribution: 0.0035,
             ..lead
         };
-        assert!(sentence_with_lead(&h, None, Some(&half)).contains(
-            "; 50 % of it is a higher skill handoff rate in team Billing (z = 3.3): a lead"
-        ));
+        assert!(
+            sentence_with_lead(&h, None, std::slice::from_ref(&half)).contains(
+                "; 50 % of it is a higher skill handoff rate in team Billing (z = 3.3): a lead"
+            )
+        );
         // A segment that moved against the whole.
         let against = Lead {
             what: "a lower skill handoff rate in team Technical".into(),
             contribution: -0.006,
             z: -3.4,
         };
-        assert!(sentence_with_lead(&h, None, Some(&against)).contains(
-            "variation; against it, a lower skill handoff rate in team Technical took off 0.6 \
+        assert!(
+            sentence_with_lead(&h, None, std::slice::from_ref(&against)).contains(
+                "variation; against it, a lower skill handoff rate in team Technical took off 0.6 \
              points on its own (z = -3.4): a lead to check"
+            )
+        );
+        // Two correlated segments of different dimensions: both named, as two leads.
+        let topic = Lead {
+            what: "a higher skill handoff rate in topic billing".into(),
+            contribution: 0.009,
+            z: 3.1,
+        };
+        assert!(sentence_with_lead(&h, None, &[half, topic]).ends_with(
+            "; 50 % of it is a higher skill handoff rate in team Billing (z = 3.3), with a \
+             higher skill handoff rate in topic billing (z = 3.1): two leads to check rather \
+             than findings, not significant once every segment is counted."
         ));
     }
 
