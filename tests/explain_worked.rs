@@ -247,3 +247,73 @@ fn other_measures_and_empty_periods() {
         "no conversations resolved in 2026-W47: there is nothing to compare (pick periods the data covers with --period and --vs)"
     );
 }
+
+/// One queue's rate rises clearly while four others drift down by noise: the branch barely
+/// moves, so no significant segment moves with it, and the clear one must still be named, as
+/// moving against the change (not as a "lead", which is for cells that are not significant).
+///
+///   before: A 100/1000 (10 %), B..E 200/1000 each (20 %): 900/5000 = 18.00 %
+///   after:  A 160/1000 (16 %), B..E 182/1000 each (18.2 %): 888/5000 = 17.76 %, change -0.24
+///   volumes equal, so no mix: A rate = 0.2 * 0.06 = +1.2 points; B..E 0.2 * -0.018 = -0.36
+///   each. A's own z is about 0.06 / sqrt(0.1*0.9/1000 + 0.16*0.84/1000) = 4.0; B's about
+///   0.018 / sqrt(0.2*0.8/1000 + 0.182*0.818/1000) = 1.0.
+#[test]
+fn a_clear_segment_moving_against_a_flat_branch_is_named_against_it() {
+    let mut v = Vec::new();
+    let mut add = |w: u32, team: &str, n: usize, h: usize| {
+        for i in 0..n {
+            let k = v.len() as i64;
+            v.push(Conv::new(
+                team,
+                "chat",
+                "general",
+                &format!("{team}-agent"),
+                (i < h).then_some(Cause::Routing),
+                in_week(w, k),
+            ));
+        }
+    };
+    add(45, "A", 1000, 100);
+    add(46, "A", 1000, 160);
+    for t in ["B", "C", "D", "E"] {
+        add(45, t, 1000, 200);
+        add(46, t, 1000, 182);
+    }
+    let cfg = config(&["team"]);
+    let e = explain(
+        facts(&v, &cfg),
+        &cfg,
+        &week(46),
+        &week(45),
+        Metric::HandoffRate,
+    )
+    .unwrap();
+    let routing = branch(&e, Cause::Routing);
+    assert!((routing.change + 0.0024).abs() < EPS, "{}", routing.change);
+    assert!((cell(&routing.drivers, "A", Effect::Rate) - 0.012).abs() < EPS);
+    assert!((cell(&routing.drivers, "B", Effect::Rate) + 0.0036).abs() < EPS);
+    let a = routing
+        .drivers
+        .iter()
+        .find(|d| d.key == SegmentKey::single("team", "A") && d.effect == Effect::Rate)
+        .unwrap();
+    assert!(a.significant && a.z.unwrap() > 3.5, "{a:?}");
+    assert!(
+        routing
+            .drivers
+            .iter()
+            .filter(|d| d.key != SegmentKey::single("team", "A"))
+            .all(|d| !d.significant),
+        "only A is clear of noise"
+    );
+    let sentence = &e.summary()[routing.owner.id.as_str()];
+    assert!(
+        sentence.starts_with("Routing handoffs fell 0.2 points")
+            && sentence.contains("within normal week-to-week variation")
+            && sentence.contains(
+                "; against it, a higher routing handoff rate in team A (+1.2 points, z = "
+            )
+            && !sentence.contains("to check rather than"),
+        "{sentence}"
+    );
+}

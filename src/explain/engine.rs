@@ -963,6 +963,42 @@ fn summarise(
             .find(|p| p.key.is_combination() && p.change.abs() >= 0.8 * best.change.abs())
             .or(Some(best))
     };
+    // Correlated segments of other dimensions (topic billing and the team it lands on) can
+    // both pass: the strongest other one is named too, so the owner sees both. Either
+    // direction: a segment that moved against the whole is named as such. Among them,
+    // pre-planned dimensions (teams, topics, channels) before exploratory ones. A segment of
+    // the same dimension that moved against the named one is named too (team Technical up
+    // while team General Support fell). Without a push moving with the change, the clearest
+    // push against it is named as such rather than left out.
+    let planned_key = |p: &Push| {
+        p.key
+            .pairs()
+            .iter()
+            .all(|(d, _)| !policy.exploratory.iter().any(|e| e == d.as_str()))
+    };
+    let also = |email: &str, branch: Option<Cause>, t: Option<&Push>, change: f64| {
+        pushes
+            .iter()
+            .filter(|p| {
+                p.owner.email == email
+                    && p.branch == branch
+                    && p.role != super::explanation::Role::TeamLead
+                    && match t {
+                        Some(t) => {
+                            !p.key.pairs().iter().any(|kv| t.key.pairs().contains(kv))
+                                && (p.key.dimensions().to_string()
+                                    != t.key.dimensions().to_string()
+                                    || p.change * t.change < 0.0)
+                        }
+                        None => p.change * change <= 0.0,
+                    }
+            })
+            .max_by(|a, b| {
+                (planned_key(a), a.z.abs())
+                    .partial_cmp(&(planned_key(b), b.z.abs()))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+    };
     let mut covered: Vec<String> = Vec::new();
     for (i, &cause) in subject.branches.iter().enumerate() {
         let owner = policy.routing.branch_owner(cause);
@@ -981,40 +1017,7 @@ fn summarise(
         let h = headline(s);
         let branch = Some(subject.branches[s - 1]);
         let t = top(&owner.email, branch, h.change);
-        // Correlated segments of other dimensions (topic billing and the team it lands on)
-        // can both pass: the strongest other one is named too, so the owner sees both.
-        // Either direction: a segment that moved against the whole is named as such. Among
-        // them, pre-planned dimensions (teams, topics, channels) before exploratory ones.
-        let planned_key = |p: &Push| {
-            p.key
-                .pairs()
-                .iter()
-                .all(|(d, _)| !policy.exploratory.iter().any(|e| e == d.as_str()))
-        };
-        // A segment of the same dimension that moved against the named one is named too
-        // (team Technical up while team General Support fell). Without a push moving with
-        // the change, the clearest push against it is named as such rather than left out.
-        let also = pushes
-            .iter()
-            .filter(|p| {
-                p.owner.email == owner.email
-                    && p.branch == branch
-                    && p.role != super::explanation::Role::TeamLead
-                    && match t {
-                        Some(t) => {
-                            !p.key.pairs().iter().any(|kv| t.key.pairs().contains(kv))
-                                && (p.key.dimensions().to_string()
-                                    != t.key.dimensions().to_string()
-                                    || p.change * t.change < 0.0)
-                        }
-                        None => p.change * h.change <= 0.0,
-                    }
-            })
-            .max_by(|a, b| {
-                (planned_key(a), a.z.abs())
-                    .partial_cmp(&(planned_key(b), b.z.abs()))
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            });
+        let also = also(&owner.email, branch, t, h.change);
         out.insert(
             owner.id.to_string(),
             summary::with_also(&h, summary::sentence_with_lead(&h, t, &leads[s]), also),
@@ -1039,7 +1042,11 @@ fn summarise(
         let h = headline(0);
         let t = top(&o.email, None, h.change);
         let lead: &[summary::Lead] = if subject.tree() { &[] } else { &leads[0] };
-        out.insert(o.id.to_string(), summary::sentence_with_lead(&h, t, lead));
+        let also = also(&o.email, None, t, h.change);
+        out.insert(
+            o.id.to_string(),
+            summary::with_also(&h, summary::sentence_with_lead(&h, t, lead), also),
+        );
         covered.push(o.email.clone());
     }
     for p in pushes
