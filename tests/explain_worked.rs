@@ -310,8 +310,9 @@ fn a_clear_segment_moving_against_a_flat_branch_is_named_against_it() {
     assert!(
         sentence.starts_with("Routing handoffs fell 0.2 points")
             && sentence.contains("within normal week-to-week variation")
+            // A team's routing cell is worded by where conversations land first.
             && sentence.contains(
-                "; against it, a higher routing handoff rate in team A (+1.2 points, z = "
+                "; against it, conversations landing on A first (+1.2 points, z = 4.0)."
             )
             && !sentence.contains("to check rather than"),
         "{sentence}"
