@@ -756,9 +756,17 @@ fn ranked_drivers(
             .iter()
             .filter(|c| c.series == s && c.origin == Origin::Dimension(di))
             .collect();
+        // Significant cells by what their effect is at least (the end of its interval nearest
+        // zero): a clear mid-sized effect ranks above a large one that barely passed, which
+        // is often noise the open gate let through. The rest by their shrunk effect.
         mine.sort_by(|a, b| {
             b.significant
                 .cmp(&a.significant)
+                .then(if a.significant && b.significant {
+                    at_least(b).total_cmp(&at_least(a))
+                } else {
+                    std::cmp::Ordering::Equal
+                })
                 .then(b.score.abs().total_cmp(&a.score.abs()))
                 .then(
                     b.assess
@@ -775,6 +783,16 @@ fn ranked_drivers(
         drivers.extend(shown.into_iter().map(|c| driver(subject, policy, c)));
     }
     RankedDrivers { drivers, other }
+}
+
+/// The smallest size a cell's effect has within its 95 % interval (0 when it spans zero).
+fn at_least(c: &Cell) -> f64 {
+    match c.assess.ci {
+        Some((l, _)) if l > 0.0 => l,
+        Some((_, u)) if u < 0.0 => -u,
+        Some(_) => 0.0,
+        None => c.assess.contribution.abs(),
+    }
 }
 
 fn driver(subject: &Subject, policy: &Policy, c: &Cell) -> Driver {
