@@ -140,7 +140,8 @@ pub(crate) fn sentence_with_lead(h: &Headline, top: Option<&Push>, leads: &[Lead
     format!("{stem}{noise}; {what}: {kind}, not significant once every segment is counted.")
 }
 
-/// `sentence` with a second significant segment of another dimension named after it:
+/// `sentence` with a second significant segment named after it (of another dimension, or of
+/// the same one when it moved the other way; the engine picks it):
 /// "...; also a higher routing handoff rate in topic billing (+1.1 points, z = 3.3)." or, when
 /// it moved the other way from the change, "...; against it, ...".
 pub(crate) fn with_also(h: &Headline, sentence: String, also: Option<&Push>) -> String {
