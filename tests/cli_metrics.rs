@@ -19,6 +19,18 @@ fn baton(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// The generated rows as the canonical CSV export `baton metrics --input` reads.
+fn write_csv(rows: &[EventRow], path: &std::path::Path) {
+    let raw = baton::ingest::rows_to_frame(rows).unwrap();
+    let ing = baton::ingest::normalise(raw, &Default::default(), None).unwrap();
+    baton::ingest::write_canonical(
+        &ing.events,
+        baton::config::SourceFormat::Csv,
+        &mut std::fs::File::create(path).unwrap(),
+    )
+    .unwrap();
+}
+
 #[test]
 fn json_has_the_stable_names_and_counts_match_a_second_method() {
     let tz = chrono_tz::Europe::London;
@@ -28,14 +40,7 @@ fn json_has_the_stable_names_and_counts_match_a_second_method() {
     let rows = generate(&opts);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.csv");
-    let raw = baton::ingest::rows_to_frame(&rows).unwrap();
-    let ing = baton::ingest::normalise(raw, &Default::default(), None).unwrap();
-    baton::ingest::write_canonical(
-        &ing.events,
-        baton::config::SourceFormat::Csv,
-        &mut std::fs::File::create(&path).unwrap(),
-    )
-    .unwrap();
+    write_csv(&rows, &path);
 
     let (code, out, err) = baton(&[
         "metrics",
@@ -157,14 +162,7 @@ fn the_table_prints_counts_as_integers_with_separators_and_the_json_rates() {
     opts.per_week = 2500;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.csv");
-    let raw = baton::ingest::rows_to_frame(&generate(&opts)).unwrap();
-    let ing = baton::ingest::normalise(raw, &Default::default(), None).unwrap();
-    baton::ingest::write_canonical(
-        &ing.events,
-        baton::config::SourceFormat::Csv,
-        &mut std::fs::File::create(&path).unwrap(),
-    )
-    .unwrap();
+    write_csv(&generate(&opts), &path);
     let args = [
         "metrics",
         "--input",

@@ -35,23 +35,10 @@ fn json(out: &Output) -> Value {
 /// The worked example's population in weeks `w0` (before) and `w1` (after).
 fn population(w0: u32, w1: u32) -> Vec<Conv> {
     let mut v = Vec::new();
-    let mut add = |w: u32, team: &str, n: usize, h: usize, cause: Cause| {
-        for i in 0..n {
-            let k = v.len() as i64;
-            v.push(Conv::new(
-                team,
-                "chat",
-                "general",
-                "a1",
-                (i < h).then_some(cause),
-                in_week(w, k),
-            ));
-        }
-    };
-    add(w0, "General Support", 600, 60, Cause::Skill);
-    add(w0, "Billing", 400, 160, Cause::Routing);
-    add(w1, "General Support", 450, 45, Cause::Skill);
-    add(w1, "Billing", 550, 225, Cause::Routing);
+    add_queue(&mut v, (w0, "General Support", "a1"), 600, 60, Cause::Skill);
+    add_queue(&mut v, (w0, "Billing", "a1"), 400, 160, Cause::Routing);
+    add_queue(&mut v, (w1, "General Support", "a1"), 450, 45, Cause::Skill);
+    add_queue(&mut v, (w1, "Billing", "a1"), 550, 225, Cause::Routing);
     v
 }
 

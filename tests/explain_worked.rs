@@ -29,23 +29,23 @@ use explain_support::*;
 
 fn population() -> Vec<Conv> {
     let mut v = Vec::new();
-    let mut add = |w: u32, team: &str, n: usize, h: usize, cause: Cause| {
-        for i in 0..n {
-            let k = v.len() as i64;
-            v.push(Conv::new(
-                team,
-                "chat",
-                "general",
-                &format!("{team}-agent"),
-                (i < h).then_some(cause),
-                in_week(w, k),
-            ));
-        }
-    };
-    add(45, "General Support", 600, 60, Cause::Skill);
-    add(45, "Billing", 400, 160, Cause::Routing);
-    add(46, "General Support", 450, 45, Cause::Skill);
-    add(46, "Billing", 550, 225, Cause::Routing);
+    let gs = "General Support-agent";
+    add_queue(&mut v, (45, "General Support", gs), 600, 60, Cause::Skill);
+    add_queue(
+        &mut v,
+        (45, "Billing", "Billing-agent"),
+        400,
+        160,
+        Cause::Routing,
+    );
+    add_queue(&mut v, (46, "General Support", gs), 450, 45, Cause::Skill);
+    add_queue(
+        &mut v,
+        (46, "Billing", "Billing-agent"),
+        550,
+        225,
+        Cause::Routing,
+    );
     v
 }
 
@@ -260,24 +260,12 @@ fn other_measures_and_empty_periods() {
 #[test]
 fn a_clear_segment_moving_against_a_flat_branch_is_named_against_it() {
     let mut v = Vec::new();
-    let mut add = |w: u32, team: &str, n: usize, h: usize| {
-        for i in 0..n {
-            let k = v.len() as i64;
-            v.push(Conv::new(
-                team,
-                "chat",
-                "general",
-                &format!("{team}-agent"),
-                (i < h).then_some(Cause::Routing),
-                in_week(w, k),
-            ));
-        }
-    };
-    add(45, "A", 1000, 100);
-    add(46, "A", 1000, 160);
+    add_queue(&mut v, (45, "A", "A-agent"), 1000, 100, Cause::Routing);
+    add_queue(&mut v, (46, "A", "A-agent"), 1000, 160, Cause::Routing);
     for t in ["B", "C", "D", "E"] {
-        add(45, t, 1000, 200);
-        add(46, t, 1000, 182);
+        let agent = format!("{t}-agent");
+        add_queue(&mut v, (45, t, &agent), 1000, 200, Cause::Routing);
+        add_queue(&mut v, (46, t, &agent), 1000, 182, Cause::Routing);
     }
     let cfg = config(&["team"]);
     let e = explain(

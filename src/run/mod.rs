@@ -293,10 +293,10 @@ async fn run_stages(
     let verdicts = steps::verdicts(&facts, cfg, &fixes, period).await?;
     let mut views = steps::owner_views(cfg, &metrics, explanation.as_ref(), &verdicts);
     steps::attach_examples(&mut views, &facts, period, cfg);
-    steps::attach_team_agents(&mut views, &facts, period);
-    steps::attach_team_trends(
+    steps::attach_team_sections(
         &mut views,
         &facts,
+        period,
         &period.report_span(cfg.report.trend_weeks),
     );
     // One owner at a time: a report still too big after shortening fails for its owner

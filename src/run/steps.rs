@@ -285,41 +285,37 @@ pub fn attach_examples(views: &mut [OwnerView], facts: &FactTables, period: &Per
     }
 }
 
-/// Step 6c: each team lead's agents this period, ranked on shrunk handoff rates, when the
-/// facts have `team` and `agent` columns.
-pub fn attach_team_agents(views: &mut [OwnerView], facts: &FactTables, period: &Period) {
+/// Step 6c: what only a team lead's report has, from the facts when they have a `team`
+/// column: the team's agents this period, ranked on shrunk handoff rates (with an `agent`
+/// column), and the team's own handoff rate week by week over the report's trend periods. A
+/// failed lookup leaves that section as it was rather than failing the report.
+pub fn attach_team_sections(
+    views: &mut [OwnerView],
+    facts: &FactTables,
+    period: &Period,
+    trend_periods: &[Period],
+) {
     const SHOWN: usize = 10;
     let schema = facts.conversations.schema();
-    if !(schema.contains("team") && schema.contains("agent")) {
+    if !schema.contains("team") {
         return;
     }
+    let has_agents = schema.contains("agent");
     for v in views.iter_mut() {
         let Some(team) = v.team.clone() else { continue };
-        match crate::metrics::team_agent_counts(
-            facts.conversations.clone().lazy(),
-            period,
-            ("team", &team),
-            "agent",
-        ) {
-            Ok(counts) => v.team_agents = crate::report::AgentLine::ranked(&counts, SHOWN),
-            Err(e) => tracing::warn!(team = %team, "no agent list for the team lead: {e}"),
+        let conversations = || facts.conversations.clone().lazy();
+        if has_agents {
+            match crate::metrics::team_agent_counts(
+                conversations(),
+                period,
+                ("team", &team),
+                "agent",
+            ) {
+                Ok(counts) => v.team_agents = crate::report::AgentLine::ranked(&counts, SHOWN),
+                Err(e) => tracing::warn!(team = %team, "no agent list for the team lead: {e}"),
+            }
         }
-    }
-}
-
-/// Step 6d: each team lead's trend is the team's own handoff rate, week by week over the
-/// report's trend periods.
-pub fn attach_team_trends(views: &mut [OwnerView], facts: &FactTables, periods: &[Period]) {
-    if !facts.conversations.schema().contains("team") {
-        return;
-    }
-    for v in views.iter_mut() {
-        let Some(team) = v.team.clone() else { continue };
-        match crate::metrics::team_trend_counts(
-            facts.conversations.clone().lazy(),
-            periods,
-            ("team", &team),
-        ) {
+        match crate::metrics::team_trend_counts(conversations(), trend_periods, ("team", &team)) {
             Ok(counts) => v.set_team_trend(&counts),
             Err(e) => tracing::warn!(team = %team, "the team's trend is the helpdesk's: {e}"),
         }

@@ -105,6 +105,28 @@ pub fn facts(convs: &[Conv], cfg: &Config) -> LazyFrame {
     f.conversations.collect().expect("facts collect").lazy()
 }
 
+/// A queue's week: `n` conversations of `team` in ISO week `w` (on chat, topic general, worked
+/// by `agent`), the first `h` of them handed off once for `cause`.
+pub fn add_queue(
+    out: &mut Vec<Conv>,
+    (w, team, agent): (u32, &str, &str),
+    n: usize,
+    h: usize,
+    cause: Cause,
+) {
+    for i in 0..n {
+        let k = out.len() as i64;
+        out.push(Conv::new(
+            team,
+            "chat",
+            "general",
+            agent,
+            (i < h).then_some(cause),
+            in_week(w, k),
+        ));
+    }
+}
+
 /// Wednesday noon of ISO week `w` of 2026 plus `k` seconds (UTC, which is London time in
 /// November, the zone of the embedded config).
 pub fn in_week(w: u32, k: i64) -> DateTime<Utc> {
