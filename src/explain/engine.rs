@@ -931,6 +931,19 @@ fn leads(
 
 // ---- Summaries ------------------------------------------------------------------------------
 
+/// The pushes of one owner about one series (None: the measure), team-lead copies aside, in
+/// their order (largest first).
+fn owned<'a>(
+    pushes: &'a [Push],
+    email: &str,
+    branch: Option<Cause>,
+) -> impl Iterator<Item = &'a Push> + use<'a> {
+    let email = email.to_owned();
+    pushes.iter().filter(move |p| {
+        p.owner.email == email && p.branch == branch && p.role != super::explanation::Role::TeamLead
+    })
+}
+
 /// One sentence per owner: branch owners about their branch, the mix owner (and, without a
 /// tree, everyone pushed to) about the measure, team leads about their team's largest cell.
 fn summarise(
@@ -960,14 +973,8 @@ fn summarise(
     // 5 % of the largest count as tied and the strongest evidence, |z|, wins); a localised
     // combination (the most specific answer) wins if it carries at least 80 % of that.
     let top = |email: &str, branch: Option<Cause>, change: f64| {
-        let mine: Vec<&Push> = pushes
-            .iter()
-            .filter(|p| {
-                p.owner.email == email
-                    && p.branch == branch
-                    && p.role != super::explanation::Role::TeamLead
-                    && p.change * change > 0.0
-            })
+        let mine: Vec<&Push> = owned(pushes, email, branch)
+            .filter(|p| p.change * change > 0.0)
             .collect();
         let largest = mine.first().copied()?;
         let best = mine
@@ -995,21 +1002,14 @@ fn summarise(
             .all(|(d, _)| !policy.exploratory.iter().any(|e| e == d.as_str()))
     };
     let also = |email: &str, branch: Option<Cause>, t: Option<&Push>, change: f64| {
-        pushes
-            .iter()
-            .filter(|p| {
-                p.owner.email == email
-                    && p.branch == branch
-                    && p.role != super::explanation::Role::TeamLead
-                    && match t {
-                        Some(t) => {
-                            !p.key.pairs().iter().any(|kv| t.key.pairs().contains(kv))
-                                && (p.key.dimensions().to_string()
-                                    != t.key.dimensions().to_string()
-                                    || p.change * t.change < 0.0)
-                        }
-                        None => p.change * change <= 0.0,
-                    }
+        owned(pushes, email, branch)
+            .filter(|p| match t {
+                Some(t) => {
+                    !p.key.pairs().iter().any(|kv| t.key.pairs().contains(kv))
+                        && (p.key.dimensions().to_string() != t.key.dimensions().to_string()
+                            || p.change * t.change < 0.0)
+                }
+                None => p.change * change <= 0.0,
             })
             .max_by(|a, b| {
                 (planned_key(a), a.z.abs())
